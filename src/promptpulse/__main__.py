@@ -1,0 +1,3 @@
+from promptpulse.cli import main
+
+main()

@@ -1,0 +1,384 @@
+"""The ``promptpulse`` (alias ``ppulse``) command line: thin commands that parse options, call
+the ledger and the pure reports, and render."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import date, tzinfo
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from promptpulse import __version__
+
+app = typer.Typer(
+    name="promptpulse",
+    help="Know what your Claude Code use costs: exact token counts from the logs, kept in a "
+    "local ledger for as long as you want.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+report_app = typer.Typer(
+    help="Usage reports from the local ledger (synced with the logs first). The numbers equal "
+    "ccusage's; --json prints ccusage's JSON shapes.",
+    no_args_is_help=True,
+)
+app.add_typer(report_app, name="report")
+
+
+class Mode(str, Enum):
+    auto = "auto"
+    calculate = "calculate"
+    display = "display"
+
+
+class Order(str, Enum):
+    asc = "asc"
+    desc = "desc"
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit 2."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"promptpulse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True,
+                           help="Print the version and exit.")
+    ] = False,
+) -> None:
+    pass
+
+
+# --- shared options -------------------------------------------------------------------------
+
+JsonOpt = Annotated[bool, typer.Option("--json", "-j", help="Print ccusage's JSON shape only.")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", "-s", help="First day (YYYYMMDD or YYYY-MM-DD).")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", "-u", help="Last day (YYYYMMDD or YYYY-MM-DD).")
+]
+TzOpt = Annotated[
+    str | None,
+    typer.Option("--timezone", "-z", help="IANA time zone for dates [default: the system's]."),
+]
+ModeOpt = Annotated[
+    Mode,
+    typer.Option("--mode", "-m", help="Cost: auto (logged costUSD, else calculated), "
+                 "calculate (always from tokens), display (logged costUSD or 0)."),
+]
+OrderOpt = Annotated[Order | None, typer.Option("--order", "-o", help="Sort order.")]
+ProjectOpt = Annotated[
+    str | None,
+    typer.Option("--project", "-p",
+                 help="Only this project: its folder under projects/, its path, or its name."),
+]
+BreakdownOpt = Annotated[
+    bool, typer.Option("--breakdown", "-b", help="Add a row per model under each row.")
+]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="List the lines that could not be counted.")
+]
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _stderr() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _timezone(name: str | None) -> tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if name:
+            return ZoneInfo(name)
+        return _system_timezone()
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UserError(f"unknown time zone {name!r}: use an IANA name like Europe/Paris") from exc
+
+
+def _system_timezone() -> tzinfo:
+    from zoneinfo import ZoneInfo
+
+    env = os.environ.get("TZ", "").strip().lstrip(":")
+    if env:
+        return ZoneInfo(env)
+    local = Path("/etc/localtime")
+    try:
+        target = str(local.resolve())
+        if "zoneinfo/" in target:
+            return ZoneInfo(target.split("zoneinfo/", 1)[1])
+        with local.open("rb") as f:
+            return ZoneInfo.from_file(f)
+    except (OSError, ValueError):
+        from datetime import UTC
+
+        return UTC
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    from promptpulse.reports import parse_day
+
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise UserError(f"{option} {text!r} is not a day: use YYYYMMDD or YYYY-MM-DD") from exc
+
+
+def _open_ledger(verbose: bool, quiet: bool) -> Any:
+    """Open the ledger and sync it with the logs, telling stderr what could not be read."""
+    from promptpulse import config
+    from promptpulse.display import sync_progress
+    from promptpulse.ledger import Ledger
+    from promptpulse.sources import claude_roots
+
+    roots = claude_roots()
+    err = _stderr()
+    ledger = Ledger(config.ledger_path())
+    if not roots and not quiet:
+        err.print("[yellow]No Claude Code logs found[/] (looked for projects/ in "
+                  "$CLAUDE_CONFIG_DIR, ~/.config/claude and ~/.claude); reporting the ledger.")
+    with sync_progress(err) as progress:
+        result = ledger.sync(roots, progress)
+    for path, why in result.unreadable:
+        err.print(f"[yellow]warning:[/] could not read {path}: {why}")
+    if result.skipped and not verbose:
+        err.print(f"[yellow]warning:[/] skipped {len(result.skipped)} line(s) that could not be "
+                  "counted (--verbose says where)")
+    if verbose:
+        for path, offset, reason in ledger.skipped_lines():
+            err.print(f"skipped {path} at byte {offset}: {reason}")
+        for path in result.torn:
+            err.print(f"incomplete last line in {path}: read again next time")
+    return ledger
+
+
+def _warn_unknown_models(ledger: Any, project: str | None) -> None:
+    from promptpulse.pricing import SYNTHETIC_MODEL, find_price
+
+    unknown = sorted(m for m in ledger.models_used(project)
+                     if m != SYNTHETIC_MODEL and find_price(m) is None)
+    if unknown:
+        _stderr().print(f"[yellow]warning:[/] no price known for {', '.join(unknown)}; "
+                        "their tokens count, their cost is 0")
+
+
+def _print_json(doc: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def _period_report(
+    period: str, json_out: bool, since: str | None, until: str | None, tz_name: str | None,
+    mode: Mode, order: Order | None, project: str | None, breakdown: bool, verbose: bool,
+    start_of_week: str = "sunday",
+) -> None:
+    from promptpulse import reports
+
+    tz = _timezone(tz_name)
+    first, last = _day(since, "--since"), _day(until, "--until")
+    week_start = _weekday(start_of_week)
+    with _open_ledger(verbose, json_out) as ledger:
+        rows = ledger.usage_by_quarter_hour(mode.value, project)
+        _warn_unknown_models(ledger, project)
+    periods = reports.by_period(rows, period, tz, since=first, until=last,  # type: ignore[arg-type]
+                                order=(order or Order.asc).value, start_of_week=week_start)
+    if json_out:
+        _print_json(reports.periods_json(period, periods))  # type: ignore[arg-type]
+        return
+    from rich.console import Console
+
+    from promptpulse.display import period_table
+
+    label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
+    total = reports.grand_total(p.usage for p in periods)
+    console = Console()
+    if not periods:
+        console.print("No usage found.")
+        return
+    console.print(period_table(f"Claude Code usage, {period}", label, periods, total, breakdown))
+
+
+def _weekday(name: str) -> int:
+    from promptpulse.reports import WEEKDAYS
+
+    try:
+        return WEEKDAYS.index(name.strip().lower())
+    except ValueError as exc:
+        raise UserError(f"--start-of-week {name!r}: use a day name like sunday or monday") from exc
+
+
+# --- report commands ------------------------------------------------------------------------
+
+
+@report_app.command()
+def daily(
+    json_out: JsonOpt = False, since: SinceOpt = None, until: UntilOpt = None,
+    timezone: TzOpt = None, mode: ModeOpt = Mode.auto, order: OrderOpt = None,
+    project: ProjectOpt = None, breakdown: BreakdownOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Usage per day."""
+    _period_report("daily", json_out, since, until, timezone, mode, order, project, breakdown,
+                   verbose)
+
+
+@report_app.command()
+def weekly(
+    json_out: JsonOpt = False, since: SinceOpt = None, until: UntilOpt = None,
+    timezone: TzOpt = None, mode: ModeOpt = Mode.auto, order: OrderOpt = None,
+    project: ProjectOpt = None, breakdown: BreakdownOpt = False, verbose: VerboseOpt = False,
+    start_of_week: Annotated[
+        str, typer.Option("--start-of-week", "-w", help="First day of a week.")
+    ] = "sunday",
+) -> None:
+    """Usage per week (weeks start on Sunday, like ccusage's)."""
+    _period_report("weekly", json_out, since, until, timezone, mode, order, project, breakdown,
+                   verbose, start_of_week)
+
+
+@report_app.command()
+def monthly(
+    json_out: JsonOpt = False, since: SinceOpt = None, until: UntilOpt = None,
+    timezone: TzOpt = None, mode: ModeOpt = Mode.auto, order: OrderOpt = None,
+    project: ProjectOpt = None, breakdown: BreakdownOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Usage per month."""
+    _period_report("monthly", json_out, since, until, timezone, mode, order, project, breakdown,
+                   verbose)
+
+
+@report_app.command()
+def session(
+    json_out: JsonOpt = False, since: SinceOpt = None, until: UntilOpt = None,
+    timezone: TzOpt = None, mode: ModeOpt = Mode.auto, order: OrderOpt = None,
+    project: ProjectOpt = None, breakdown: BreakdownOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Usage per Claude Code session (subagents count in their parent session), costliest
+    first; --since/--until select sessions by their last activity."""
+    from promptpulse import reports
+
+    tz = _timezone(timezone)
+    first, last = _day(since, "--since"), _day(until, "--until")
+    with _open_ledger(verbose, json_out) as ledger:
+        rows = ledger.usage_by_session(mode.value, project)
+        _warn_unknown_models(ledger, project)
+    sessions = reports.by_session(rows, tz, since=first, until=last,
+                                  order=(order or Order.desc).value)
+    if json_out:
+        _print_json(reports.sessions_json(sessions))
+        return
+    from rich.console import Console
+
+    from promptpulse.display import session_table
+
+    console = Console()
+    if not sessions:
+        console.print("No usage found.")
+        return
+    total = reports.grand_total(s.usage for s in sessions)
+    console.print(session_table(sessions, total, breakdown, tz))
+
+
+@report_app.command()
+def blocks(
+    json_out: JsonOpt = False, since: SinceOpt = None, until: UntilOpt = None,
+    timezone: TzOpt = None, mode: ModeOpt = Mode.auto, order: OrderOpt = None,
+    project: ProjectOpt = None, verbose: VerboseOpt = False,
+    active: Annotated[
+        bool, typer.Option("--active", "-a", help="Only the active block, with projections.")
+    ] = False,
+    recent: Annotated[
+        bool, typer.Option("--recent", "-r", help="Only blocks of the last 3 days.")
+    ] = False,
+    token_limit: Annotated[
+        str | None,
+        typer.Option("--token-limit", "-t",
+                     help="Tokens per block to warn at: a number, or 'max' (the most any "
+                     "finished block used)."),
+    ] = None,
+    session_length: Annotated[
+        float, typer.Option("--session-length", "-n", min=0.25, help="Block length in hours.")
+    ] = 5.0,
+) -> None:
+    """Usage per 5-hour billing window, with burn rate and projection for the active one."""
+    from promptpulse import reports
+
+    tz = _timezone(timezone)
+    first, last = _day(since, "--since"), _day(until, "--until")
+    with _open_ledger(verbose, json_out) as ledger:
+        lines = ledger.usage_lines(mode.value, project)
+        _warn_unknown_models(ledger, project)
+    now_ms = int(time.time() * 1000)
+    all_blocks = reports.by_block(lines, now_ms, session_hours=session_length)
+    limit = _token_limit(token_limit, all_blocks)
+    shown = reports.select_blocks(all_blocks, now_ms, tz, active=active, recent=recent,
+                                  since=first, until=last, order=(order or Order.asc).value)
+    if json_out:
+        _print_json(reports.blocks_json(shown, limit))
+        return
+    from rich.console import Console
+
+    from promptpulse.display import block_table
+
+    console = Console()
+    if not shown:
+        console.print("No active block." if active else "No usage found.")
+        return
+    console.print(block_table(shown, tz, limit))
+
+
+def _token_limit(text: str | None, all_blocks: list[Any]) -> int | None:
+    from promptpulse.reports import max_block_tokens
+
+    if text is None:
+        return None
+    if text.strip().lower() == "max":
+        return max_block_tokens(all_blocks) or None
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError as exc:
+        raise UserError(f"--token-limit {text!r}: give a number of tokens or 'max'") from exc
+    if value <= 0:
+        raise UserError("--token-limit must be more than 0")
+    return value
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def main() -> None:
+    """Run the CLI; known problems print one line, unexpected ones no traceback."""
+    from promptpulse.ledger import LedgerError
+
+    try:
+        app()
+    except (UserError, LedgerError) as exc:
+        _stderr().print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # pragma: no cover - the last line of defence
+        if os.environ.get("PROMPTPULSE_DEBUG"):
+            raise
+        _stderr().print(f"[red]error:[/] unexpected {type(exc).__name__}: {exc} "
+                        "(set PROMPTPULSE_DEBUG=1 for the traceback)")
+        sys.exit(1)

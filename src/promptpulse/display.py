@@ -1,0 +1,146 @@
+"""Rich tables for the terminal reports, and the sync progress bar."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import tzinfo
+
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from promptpulse.ledger import ProgressCallback
+from promptpulse.reports import Block, PeriodUsage, SessionUsage, Tokens, Usage
+
+PROGRESS_AFTER_S = 0.5
+_TOKEN_COLUMNS = ("Input", "Output", "Cache Write", "Cache Read", "Total", "Cost")
+
+
+def money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def count(value: int) -> str:
+    return f"{value:,}"
+
+
+def _token_cells(t: Tokens) -> list[str]:
+    return [count(t.input), count(t.output), count(t.cache_write), count(t.cache_read),
+            count(t.total), money(t.cost)]
+
+
+def _short_model(name: str) -> str:
+    return name.removeprefix("claude-")
+
+
+def _models_cell(u: Usage) -> str:
+    return "\n".join(f"- {_short_model(m)}" for m in u.models_used())
+
+
+def _table(title: str, first: list[str]) -> Table:
+    table = Table(title=title, box=box.ROUNDED, header_style="bold cyan", show_footer=False)
+    for name in first:
+        table.add_column(name, no_wrap=True)
+    table.add_column("Models", min_width=12)
+    for name in _TOKEN_COLUMNS:
+        table.add_column(name, justify="right", no_wrap=True)
+    return table
+
+
+def _add_breakdown(table: Table, u: Usage, lead: int) -> None:
+    for model, t in u.breakdown():
+        table.add_row(*([""] * (lead - 1)), f"  └ {_short_model(model)}", "",
+                      *_token_cells(t), style="dim")
+
+
+def period_table(title: str, label: str, rows: list[PeriodUsage], total: Tokens,
+                 breakdown: bool) -> Table:
+    table = _table(title, [label])
+    for p in rows:
+        table.add_row(p.key, _models_cell(p.usage), *_token_cells(p.usage.totals))
+        if breakdown:
+            _add_breakdown(table, p.usage, 1)
+    table.add_section()
+    table.add_row("Total", "", *_token_cells(total), style="bold yellow")
+    return table
+
+
+def session_table(rows: list[SessionUsage], total: Tokens, breakdown: bool,
+                  tz: tzinfo) -> Table:
+    from datetime import datetime
+
+    table = _table("Claude Code usage by session", ["Session", "Project"])
+    table.add_column("Last Activity", no_wrap=True)
+    for s in rows:
+        last = datetime.fromtimestamp(s.last_ts / 1000, tz).strftime("%Y-%m-%d %H:%M")
+        table.add_row(s.session_id[:8] + ("…" if len(s.session_id) > 8 else ""),
+                      s.project, _models_cell(s.usage), *_token_cells(s.usage.totals), last)
+        if breakdown:
+            _add_breakdown(table, s.usage, 2)
+    table.add_section()
+    table.add_row("Total", "", "", *_token_cells(total), "", style="bold yellow")
+    return table
+
+
+def block_table(rows: list[Block], tz: tzinfo, token_limit: int | None) -> Table:
+    from datetime import datetime
+
+    table = Table(title="Claude Code usage by 5-hour block", box=box.ROUNDED,
+                  header_style="bold cyan")
+    for name, justify in [("Block Start", "left"), ("Duration/Status", "left"),
+                          ("Models", "left"), ("Tokens", "right"), ("%", "right"),
+                          ("Cost", "right")]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for b in rows:
+        start = datetime.fromtimestamp(b.start / 1000, tz).strftime("%Y-%m-%d %H:%M")
+        if b.is_gap:
+            hours = (b.end - b.start) / 3_600_000
+            table.add_row(start, f"gap ({hours:.1f}h)", "", "-", "", "-", style="dim")
+            continue
+        total = b.usage.totals.total
+        if b.is_active:
+            left = b.projection.remaining_minutes if b.projection else 0
+            status = f"ACTIVE ({left // 60}h {left % 60}m left)"
+        else:
+            span = ((b.actual_end or b.start) - b.start) // 60_000
+            status = f"{span // 60}h {span % 60}m"
+        percent = f"{total / token_limit * 100:.1f}%" if token_limit else ""
+        table.add_row(start, status, _models_cell(b.usage), count(total), percent,
+                      money(b.usage.totals.cost), style="bold green" if b.is_active else None)
+        if b.is_active and b.projection is not None and b.burn_rate is not None:
+            table.add_row("", "projected", "", count(b.projection.total_tokens), "",
+                          money(b.projection.total_cost), style="yellow")
+            table.add_row("", "burn rate", "",
+                          f"{b.burn_rate.tokens_per_minute:,.0f}/min", "",
+                          f"{money(b.burn_rate.cost_per_hour)}/h", style="yellow")
+    return table
+
+
+@contextmanager
+def sync_progress(console: Console) -> Iterator[ProgressCallback]:
+    """A progress callback that shows a bar only when reading takes more than a moment."""
+    started = time.monotonic()
+    bar: Progress | None = None
+    task = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar, task
+        if bar is None:
+            if time.monotonic() - started < PROGRESS_AFTER_S or not console.is_terminal:
+                return
+            bar = Progress(TextColumn("Reading Claude Code logs"), BarColumn(),
+                           DownloadColumn(), TimeRemainingColumn(), console=console,
+                           transient=True)
+            bar.start()
+            task = bar.add_task("read", total=total)
+        assert task is not None
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.stop()

@@ -1,0 +1,509 @@
+"""The local ledger: every usage line ever read, and how far each log file has been read.
+
+A SQLite file in the data dir. A sync reads only the bytes appended since the last one; a file
+that shrank or was replaced is read again from the start (its old lines are dropped first); a
+deleted file's lines stay, so history outlives Claude Code's 30-day cleanup. Which lines count
+is recomputed (``counting.select_counted``) for every message id a sync touches, so
+deduplication works across old and new lines alike.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from promptpulse import pricing
+from promptpulse.counting import Candidate, select_counted
+from promptpulse.sources import FileRead, LogFile, Skipped, UsageLine, find_log_files, read_file
+
+SCHEMA_VERSION = 1
+HEAD_BYTES = 256
+PARALLEL_BYTES = 16 << 20  # below this, one process reads faster than two start
+CostMode = Literal["auto", "calculate", "display"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS file (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    project TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    read_to INTEGER NOT NULL,
+    head BLOB NOT NULL,
+    missing INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS line (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES file(id),
+    offset INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    message_id TEXT,
+    request_id TEXT,
+    sidechain INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    speed TEXT,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    cost_usd REAL,
+    calc_cost REAL NOT NULL,
+    cwd TEXT NOT NULL,
+    counted INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS skipped (
+    file_id INTEGER NOT NULL REFERENCES file(id),
+    offset INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (file_id, offset)
+);
+CREATE INDEX IF NOT EXISTS line_message ON line(message_id);
+CREATE INDEX IF NOT EXISTS line_file ON line(file_id);
+"""
+
+_COST_SQL: dict[str, str] = {
+    "auto": "COALESCE(l.cost_usd, l.calc_cost)",
+    "calculate": "l.calc_cost",
+    "display": "COALESCE(l.cost_usd, 0)",
+}
+_MODEL_SQL = "CASE WHEN l.speed = 'fast' THEN l.model || '-fast' ELSE l.model END"
+
+
+@dataclass
+class SyncResult:
+    files: int = 0
+    files_read: int = 0
+    bytes_read: int = 0
+    lines_added: int = 0
+    skipped: list[tuple[str, Skipped]] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    torn: list[str] = field(default_factory=list)
+
+
+class UsageRow(NamedTuple):
+    """Usage summed over counted lines that share a time (or time bucket) and a model."""
+
+    ts: int  # ms since the epoch
+    model: str  # with "-fast" for fast mode
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    cost: float
+
+
+class SessionRow(NamedTuple):
+    project: str
+    session_id: str
+    first_ts: int
+    last_ts: int
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    cost: float
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class Ledger:
+    """One open ledger database."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        version = self._meta("schema_version")
+        if version is None:
+            self._set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(version) > SCHEMA_VERSION:
+            raise LedgerError(
+                f"the ledger at {self.path} was written by a newer promptpulse; upgrade promptpulse"
+            )
+        self._reprice_if_prices_changed()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- meta ---------------------------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _reprice_if_prices_changed(self) -> None:
+        version = pricing.prices_version()
+        if self._meta("prices_version") == version:
+            return
+        with self._transaction():
+            rows = self.db.execute(
+                "SELECT id, model, speed, input, output, cache_write, cache_write_1h, cache_read "
+                "FROM line"
+            ).fetchall()
+            self.db.executemany(
+                "UPDATE line SET calc_cost = ? WHERE id = ?",
+                [
+                    (
+                        pricing.line_cost(
+                            pricing.find_price(model), i, o, cw, cw1h, cr, speed == "fast"
+                        ),
+                        line_id,
+                    )
+                    for line_id, model, speed, i, o, cw, cw1h, cr in rows
+                ],
+            )
+            self._set_meta("prices_version", version)
+
+    # --- sync ---------------------------------------------------------------------------
+
+    def sync(self, roots: Sequence[Path], progress: ProgressCallback | None = None) -> SyncResult:
+        """Bring the ledger up to date with the log files below ``roots``."""
+        files = find_log_files(list(roots))
+        result = SyncResult(files=len(files))
+        known = {
+            row[1]: row
+            for row in self.db.execute(
+                "SELECT id, path, size, mtime_ns, inode, read_to, head FROM file"
+            )
+        }
+        work: list[tuple[LogFile, int, os.stat_result]] = []
+        reset_ids: list[int] = []
+        for log in files:
+            try:
+                st = os.stat(log.path)
+            except OSError as exc:
+                result.unreadable.append((log.path, exc.strerror or str(exc)))
+                continue
+            row = known.get(log.path)
+            if row is None:
+                work.append((log, 0, st))
+                continue
+            file_id, _path, size, mtime_ns, inode, read_to, head = row
+            if st.st_size == size and st.st_mtime_ns == mtime_ns and st.st_ino == inode:
+                continue
+            if st.st_ino == inode and st.st_size >= read_to and _head(log.path) == head:
+                work.append((log, read_to, st))
+            else:
+                reset_ids.append(file_id)
+                work.append((log, 0, st))
+        seen_paths = {f.path for f in files}
+        missing = [row[0] for path, row in known.items() if path not in seen_paths]
+
+        reads = _read_all([(w[0].path, w[1]) for w in work], progress)
+        with self._transaction():
+            if missing:
+                self.db.executemany(
+                    "UPDATE file SET missing = 1 WHERE id = ?", [(i,) for i in missing]
+                )
+            touched = self._drop_lines_of(reset_ids)
+            new_lines: list[tuple[int, str, UsageLine]] = []
+            for (log, _start, st), read in zip(work, reads, strict=True):
+                if read.error is not None:
+                    result.unreadable.append((log.path, read.error))
+                    continue
+                result.files_read += 1
+                result.bytes_read += read.end - read.start
+                result.skipped.extend((log.path, s) for s in read.skipped)
+                if read.torn_tail:
+                    result.torn.append(log.path)
+                file_id = self._save_file(log, st, read)
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO skipped(file_id, offset, reason) VALUES (?, ?, ?)",
+                    [(file_id, s.offset, s.reason) for s in read.skipped],
+                )
+                new_lines.extend((file_id, log.path, line) for line in read.lines)
+            result.lines_added = len(new_lines)
+            self._add_lines(new_lines, touched)
+        return result
+
+    def _drop_lines_of(self, file_ids: list[int]) -> set[str]:
+        """Delete the lines of files that are read again; the message ids they had."""
+        touched: set[str] = set()
+        for file_id in file_ids:
+            for (mid,) in self.db.execute(
+                "SELECT message_id FROM line WHERE file_id = ? AND message_id IS NOT NULL",
+                (file_id,),
+            ):
+                touched.add(mid)
+            self.db.execute("DELETE FROM line WHERE file_id = ?", (file_id,))
+            self.db.execute("DELETE FROM skipped WHERE file_id = ?", (file_id,))
+        return touched
+
+    def _save_file(self, log: LogFile, st: os.stat_result, read: FileRead) -> int:
+        head = _head(log.path) if read.end > 0 else b""
+        row = self.db.execute(
+            "INSERT INTO file(path, project, session_id, size, mtime_ns, inode, read_to, head) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+            "size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode, "
+            "read_to = excluded.read_to, head = excluded.head, missing = 0 RETURNING id",
+            (log.path, log.project, log.session_id, st.st_size, st.st_mtime_ns, st.st_ino,
+             read.end, head),
+        ).fetchone()
+        return int(row[0])
+
+    def _add_lines(self, new: list[tuple[int, str, UsageLine]], touched: set[str]) -> None:
+        mids = touched | {line.message_id for _f, _p, line in new if line.message_id}
+        existing = self._candidates_for(mids) if mids else []
+        base_id = self._next_line_id()
+        candidates = [
+            Candidate(
+                base_id + n,
+                line.message_id,
+                line.request_id,
+                line.sidechain,
+                line.input_tokens + line.output_tokens + line.cache_write_tokens
+                + line.cache_read_tokens,
+                line.speed is not None,
+                path,
+                line.offset,
+            )
+            for n, (_f, path, line) in enumerate(new)
+        ]
+        counted = select_counted([*existing, *candidates])
+        find_price = pricing.find_price
+        line_cost = pricing.line_cost
+        self.db.executemany(
+            "INSERT INTO line(id, file_id, offset, ts, message_id, request_id, sidechain, model, "
+            "speed, input, output, cache_write, cache_write_1h, cache_read, cost_usd, calc_cost, "
+            "cwd, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    base_id + n,
+                    file_id,
+                    ln.offset,
+                    ln.timestamp_ms,
+                    ln.message_id,
+                    ln.request_id,
+                    ln.sidechain,
+                    ln.model,
+                    ln.speed,
+                    ln.input_tokens,
+                    ln.output_tokens,
+                    ln.cache_write_tokens,
+                    ln.cache_write_1h_tokens,
+                    ln.cache_read_tokens,
+                    ln.cost_usd,
+                    line_cost(
+                        find_price(ln.model),
+                        ln.input_tokens,
+                        ln.output_tokens,
+                        ln.cache_write_tokens,
+                        ln.cache_write_1h_tokens,
+                        ln.cache_read_tokens,
+                        ln.speed == "fast",
+                    ),
+                    ln.cwd,
+                    (base_id + n) in counted,
+                )
+                for n, (file_id, _path, ln) in enumerate(new)
+            ],
+        )
+        if existing:
+            self.db.executemany(
+                "UPDATE line SET counted = ? WHERE id = ?",
+                [(c.id in counted, c.id) for c in existing],
+            )
+
+    def _next_line_id(self) -> int:
+        row = self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM line").fetchone()
+        return int(row[0])
+
+    def _candidates_for(self, message_ids: Iterable[str]) -> list[Candidate]:
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (message_id TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM wanted")
+        self.db.executemany(
+            "INSERT OR IGNORE INTO wanted VALUES (?)", ((m,) for m in message_ids)
+        )
+        rows = self.db.execute(
+            "SELECT l.id, l.message_id, l.request_id, l.sidechain, "
+            "l.input + l.output + l.cache_write + l.cache_read, l.speed IS NOT NULL, f.path, "
+            "l.offset FROM wanted w JOIN line l ON l.message_id = w.message_id "
+            "JOIN file f ON f.id = l.file_id"
+        ).fetchall()
+        return [
+            Candidate(r[0], r[1], r[2], bool(r[3]), r[4], bool(r[5]), r[6], r[7]) for r in rows
+        ]
+
+    # --- queries ------------------------------------------------------------------------
+
+    def _where(self, project: str | None) -> tuple[str, list[object]]:
+        if not project:
+            return "l.counted = 1", []
+        # a project is named by its folder under projects/, its path, or the path's basename
+        return (
+            "l.counted = 1 AND (l.file_id IN (SELECT id FROM file WHERE project = ?) "
+            "OR l.cwd = ? OR substr(l.cwd, -length(?) - 1) = '/' || ?)",
+            [project, project, project, project],
+        )
+
+    def usage_by_quarter_hour(
+        self, mode: CostMode = "auto", project: str | None = None
+    ) -> list[UsageRow]:
+        """Counted usage summed per 15-minute UTC bucket and model (every time zone's day starts
+        on a quarter hour, so days in any zone are sums of these)."""
+        where, args = self._where(project)
+        sql = (
+            f"SELECT (l.ts / 900000) * 900000 AS q, {_MODEL_SQL} AS m, SUM(l.input), "
+            f"SUM(l.output), SUM(l.cache_write), SUM(l.cache_read), SUM({_COST_SQL[mode]}) "
+            f"FROM line l WHERE {where} GROUP BY q, m ORDER BY q"
+        )
+        return [UsageRow(*r) for r in self.db.execute(sql, args)]
+
+    def usage_lines(self, mode: CostMode = "auto", project: str | None = None) -> list[UsageRow]:
+        """Every counted line, oldest first."""
+        where, args = self._where(project)
+        sql = (
+            f"SELECT l.ts, {_MODEL_SQL}, l.input, l.output, l.cache_write, l.cache_read, "
+            f"{_COST_SQL[mode]} FROM line l WHERE {where} ORDER BY l.ts, l.id"
+        )
+        return [UsageRow(*r) for r in self.db.execute(sql, args)]
+
+    def usage_by_session(
+        self, mode: CostMode = "auto", project: str | None = None
+    ) -> list[SessionRow]:
+        where, args = self._where(project)
+        sql = (
+            f"SELECT f.project, f.session_id, MIN(l.ts), MAX(l.ts), {_MODEL_SQL} AS m, "
+            f"SUM(l.input), SUM(l.output), SUM(l.cache_write), SUM(l.cache_read), "
+            f"SUM({_COST_SQL[mode]}) FROM line l JOIN file f ON f.id = l.file_id "
+            f"WHERE {where} GROUP BY f.project, f.session_id, m"
+        )
+        return [SessionRow(*r) for r in self.db.execute(sql, args)]
+
+    def models_used(self, project: str | None = None) -> list[str]:
+        where, args = self._where(project)
+        return [
+            r[0] for r in self.db.execute(f"SELECT DISTINCT l.model FROM line l WHERE {where}", args)
+        ]
+
+    def skipped_lines(self) -> list[tuple[str, int, str]]:
+        """Every line that carried usage but could not be counted: (path, offset, reason)."""
+        return [
+            (r[0], r[1], r[2])
+            for r in self.db.execute(
+                "SELECT f.path, s.offset, s.reason FROM skipped s JOIN file f ON f.id = s.file_id "
+                "ORDER BY f.path, s.offset"
+            )
+        ]
+
+    def stats(self) -> dict[str, int]:
+        files, missing = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(missing), 0) FROM file"
+        ).fetchone()
+        lines, counted = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(counted), 0) FROM line"
+        ).fetchone()
+        return {"files": files, "files_deleted": missing, "lines": lines, "responses": counted}
+
+
+class LedgerError(Exception):
+    """The ledger cannot be used (written by a newer version, corrupt)."""
+
+
+def _head(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(HEAD_BYTES)
+    except OSError:
+        return b""
+
+
+def _read_all(
+    items: list[tuple[str, int]], progress: ProgressCallback | None
+) -> list[FileRead]:
+    """Read files (from their offsets), on every core when there is enough to read."""
+    sizes = []
+    for path, start in items:
+        try:
+            sizes.append(max(os.path.getsize(path) - start, 0))
+        except OSError:
+            sizes.append(0)
+    total = sum(sizes)
+    workers = min(os.cpu_count() or 1, 4)
+    if total < PARALLEL_BYTES or workers < 2 or len(items) < 2:
+        out = []
+        done = 0
+        for (path, start), size in zip(items, sizes, strict=True):
+            out.append(read_file(path, start))
+            done += size
+            if progress:
+                progress(done, total)
+        return out
+    return _read_parallel(items, sizes, total, workers, progress)
+
+
+def _read_parallel(
+    items: list[tuple[str, int]],
+    sizes: list[int],
+    total: int,
+    workers: int,
+    progress: ProgressCallback | None,
+) -> list[FileRead]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # Balanced batches: biggest files first, each to the lightest batch.
+    batches: list[list[int]] = [[] for _ in range(workers * 4)]
+    loads = [0] * len(batches)
+    for i in sorted(range(len(items)), key=lambda i: -sizes[i]):
+        j = loads.index(min(loads))
+        batches[j].append(i)
+        loads[j] += sizes[i]
+    results: list[FileRead | None] = [None] * len(items)
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {
+            pool.submit(_read_batch, [items[i] for i in batch]): (batch, load)
+            for batch, load in zip(batches, loads, strict=True)
+            if batch
+        }
+        for fut in as_completed(futures):
+            batch, load = futures[fut]
+            for i, read in zip(batch, fut.result(), strict=True):
+                results[i] = read
+            done += load
+            if progress:
+                progress(done, total)
+    return [r for r in results if r is not None]
+
+
+def _read_batch(items: list[tuple[str, int]]) -> list[FileRead]:
+    return [read_file(path, start) for path, start in items]

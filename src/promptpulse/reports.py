@@ -1,0 +1,430 @@
+"""Pure aggregation: daily, weekly, monthly, session and 5-hour-block reports.
+
+Inputs are rows of counted usage (``ledger.UsageRow`` / ``ledger.SessionRow``); outputs are plain
+dataclasses and, through the ``*_json`` functions, ccusage v20's JSON shapes. Nothing here reads a
+file or a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any, Literal
+
+from promptpulse.ledger import SessionRow, UsageRow
+from promptpulse.pricing import SYNTHETIC_MODEL
+
+Period = Literal["daily", "weekly", "monthly"]
+Order = Literal["asc", "desc"]
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+HOUR_MS = 3_600_000
+
+
+@dataclass
+class Tokens:
+    input: int = 0
+    output: int = 0
+    cache_write: int = 0
+    cache_read: int = 0
+    cost: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.cache_write + self.cache_read
+
+    def add(self, row: UsageRow | SessionRow) -> None:
+        self.input += row.input_tokens
+        self.output += row.output_tokens
+        self.cache_write += row.cache_write_tokens
+        self.cache_read += row.cache_read_tokens
+        self.cost += row.cost
+
+    def add_tokens(self, other: Tokens) -> None:
+        self.input += other.input
+        self.output += other.output
+        self.cache_write += other.cache_write
+        self.cache_read += other.cache_read
+        self.cost += other.cost
+
+
+@dataclass
+class Usage:
+    """Usage of one report row: totals and a breakdown by model."""
+
+    totals: Tokens = field(default_factory=Tokens)
+    models: dict[str, Tokens] = field(default_factory=dict)  # in order of first use
+
+    def add(self, row: UsageRow | SessionRow) -> None:
+        self.totals.add(row)
+        per_model = self.models.get(row.model)
+        if per_model is None:
+            per_model = self.models[row.model] = Tokens()
+        per_model.add(row)
+
+    def breakdown(self) -> list[tuple[str, Tokens]]:
+        """Models by cost, highest first; ``<synthetic>`` (API errors) left out."""
+        items = [(m, t) for m, t in self.models.items() if m != SYNTHETIC_MODEL]
+        return sorted(items, key=lambda mt: -mt[1].cost)
+
+    def models_used(self) -> list[str]:
+        return [m for m in self.models if m != SYNTHETIC_MODEL]
+
+
+@dataclass
+class PeriodUsage:
+    key: str  # YYYY-MM-DD (day, or first day of the week) or YYYY-MM
+    usage: Usage
+
+
+@dataclass
+class SessionUsage:
+    project: str
+    session_id: str
+    first_ts: int
+    last_ts: int
+    usage: Usage
+
+
+@dataclass
+class BurnRate:
+    tokens_per_minute: float
+    tokens_per_minute_for_indicator: float
+    cost_per_hour: float
+
+
+@dataclass
+class Projection:
+    total_tokens: int
+    total_cost: float
+    remaining_minutes: int
+
+
+@dataclass
+class Block:
+    start: int  # ms
+    end: int
+    actual_end: int | None
+    is_gap: bool
+    is_active: bool
+    entries: int
+    usage: Usage
+    burn_rate: BurnRate | None = None
+    projection: Projection | None = None
+
+    @property
+    def id(self) -> str:
+        return ("gap-" if self.is_gap else "") + iso_ms(self.start)
+
+
+# --- dates --------------------------------------------------------------------------------
+
+
+def iso_ms(ts: int) -> str:
+    """RFC 3339 UTC with milliseconds, as ccusage prints times."""
+    moment = datetime.fromtimestamp(ts // 1000, UTC) + timedelta(milliseconds=ts % 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts % 1000:03d}Z"
+
+
+def local_date(ts: int, tz: tzinfo) -> date:
+    return datetime.fromtimestamp(ts / 1000, tz).date()
+
+
+def parse_day(text: str) -> date:
+    """A day given as YYYYMMDD or YYYY-MM-DD."""
+    cleaned = text.strip()
+    if len(cleaned) == 8 and cleaned.isdigit():
+        cleaned = f"{cleaned[:4]}-{cleaned[4:6]}-{cleaned[6:]}"
+    return date.fromisoformat(cleaned)
+
+
+def period_key(period: Period, start_of_week: int = 6) -> Callable[[date], str]:
+    """How a local date is labelled in a report; ``start_of_week`` is 0 (Monday) .. 6 (Sunday)."""
+    if period == "daily":
+        return date.isoformat
+    if period == "monthly":
+        return lambda d: d.isoformat()[:7]
+
+    def week(d: date) -> str:
+        return (d - timedelta(days=(d.weekday() - start_of_week) % 7)).isoformat()
+
+    return week
+
+
+def _in_range(d: date, since: date | None, until: date | None) -> bool:
+    return (since is None or d >= since) and (until is None or d <= until)
+
+
+# --- daily, weekly, monthly -----------------------------------------------------------------
+
+
+def by_period(
+    rows: Iterable[UsageRow],
+    period: Period,
+    tz: tzinfo,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    order: Order = "asc",
+    start_of_week: int = 6,
+) -> list[PeriodUsage]:
+    """Usage per local day, week or month; ``since``/``until`` select the days that count."""
+    label = period_key(period, start_of_week)
+    groups: dict[str, Usage] = {}
+    dates: dict[int, date] = {}
+    for row in rows:
+        quarter = row.ts - row.ts % (HOUR_MS // 4)  # zones differ from UTC by quarter hours
+        d = dates.get(quarter)
+        if d is None:
+            d = dates[quarter] = local_date(quarter, tz)
+        if not _in_range(d, since, until):
+            continue
+        key = label(d)
+        usage = groups.get(key)
+        if usage is None:
+            usage = groups[key] = Usage()
+        usage.add(row)
+    out = [PeriodUsage(k, u) for k, u in groups.items()]
+    out.sort(key=lambda p: p.key, reverse=order == "desc")
+    return out
+
+
+def grand_total(usages: Iterable[Usage]) -> Tokens:
+    total = Tokens()
+    for u in usages:
+        total.add_tokens(u.totals)
+    return total
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def by_session(
+    rows: Iterable[SessionRow],
+    tz: tzinfo,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    order: Order = "desc",
+) -> list[SessionUsage]:
+    """Usage per (project folder, session id); filtered by the day of last activity, sorted by
+    cost (highest first, or lowest with ``order="asc"``). Sessions without tokens are left out."""
+    sessions: dict[tuple[str, str], SessionUsage] = {}
+    for row in rows:
+        key = (row.project, row.session_id)
+        s = sessions.get(key)
+        if s is None:
+            s = sessions[key] = SessionUsage(row.project, row.session_id, row.first_ts,
+                                             row.last_ts, Usage())
+        s.first_ts = min(s.first_ts, row.first_ts)
+        s.last_ts = max(s.last_ts, row.last_ts)
+        s.usage.add(row)
+    out = [
+        s
+        for s in sessions.values()
+        if s.usage.totals.total > 0 and _in_range(local_date(s.last_ts, tz), since, until)
+    ]
+    out.sort(key=lambda s: (s.usage.totals.cost, s.last_ts), reverse=order == "desc")
+    return out
+
+
+# --- 5-hour blocks --------------------------------------------------------------------------
+
+
+def by_block(
+    lines: Sequence[UsageRow],
+    now_ms: int,
+    *,
+    session_hours: float = 5,
+) -> list[Block]:
+    """5-hour billing windows as ccusage draws them, gaps included (``lines`` sorted by time).
+
+    A block starts at its first entry's time floored to the UTC hour and lasts
+    ``session_hours``; an entry later than that, or more than ``session_hours`` after the
+    previous entry, starts a new block, and a silence longer than ``session_hours`` between
+    entries is shown as a gap block.
+    """
+    length = int(session_hours * HOUR_MS)
+    blocks: list[Block] = []
+    current: list[UsageRow] = []
+    start = 0
+    for line in lines:
+        if current:
+            last = current[-1].ts
+            if line.ts - start > length or line.ts - last > length:
+                blocks.append(_block(start, current, now_ms, length))
+                if line.ts - last > length:
+                    blocks.append(_gap(last + length, line.ts))
+                current = []
+        if not current:
+            start = line.ts - line.ts % HOUR_MS
+        current.append(line)
+    if current:
+        blocks.append(_block(start, current, now_ms, length))
+    return blocks
+
+
+def _gap(start: int, end: int) -> Block:
+    return Block(start, end, None, True, False, 0, Usage())
+
+
+def _block(start: int, lines: list[UsageRow], now_ms: int, length: int) -> Block:
+    usage = Usage()
+    for line in lines:
+        usage.add(line)
+    end = start + length
+    last = lines[-1].ts
+    active = now_ms - last < length and now_ms < end
+    block = Block(start, end, last, False, active, len(lines), usage)
+    if active:
+        block.burn_rate = _burn_rate(lines[0].ts, last, usage.totals)
+        if block.burn_rate is not None:
+            remaining = max(0, round((end - now_ms) / 60_000))
+            block.projection = Projection(
+                total_tokens=round(usage.totals.total
+                                   + block.burn_rate.tokens_per_minute * remaining),
+                total_cost=round(usage.totals.cost
+                                 + block.burn_rate.cost_per_hour / 60 * remaining, 2),
+                remaining_minutes=remaining,
+            )
+    return block
+
+
+def _burn_rate(first: int, last: int, totals: Tokens) -> BurnRate | None:
+    minutes = (last - first) / 60_000
+    if minutes <= 0:
+        return None
+    return BurnRate(
+        tokens_per_minute=totals.total / minutes,
+        tokens_per_minute_for_indicator=(totals.input + totals.output) / minutes,
+        cost_per_hour=totals.cost / minutes * 60,
+    )
+
+
+def select_blocks(
+    blocks: list[Block],
+    now_ms: int,
+    tz: tzinfo,
+    *,
+    active: bool = False,
+    recent: bool = False,
+    since: date | None = None,
+    until: date | None = None,
+    order: Order = "asc",
+) -> list[Block]:
+    out = blocks
+    if since or until:
+        out = [b for b in out if _in_range(local_date(b.start, tz), since, until)]
+    if recent:
+        cutoff = now_ms - 3 * 24 * HOUR_MS
+        out = [b for b in out if b.start >= cutoff or b.is_active]
+    if active:
+        out = [b for b in out if b.is_active]
+    return list(reversed(out)) if order == "desc" else out
+
+
+def max_block_tokens(blocks: Iterable[Block]) -> int:
+    """The most tokens any finished block used: the limit ``--token-limit max`` means."""
+    return max((b.usage.totals.total for b in blocks if not b.is_gap and not b.is_active),
+               default=0)
+
+
+def limit_status(projected: int, limit: int) -> dict[str, Any]:
+    percent = projected / limit * 100 if limit else 0.0
+    status = "exceeds" if percent > 100 else "warning" if percent > 80 else "ok"
+    return {"limit": limit, "projectedUsage": projected, "percentUsed": percent,
+            "status": status}
+
+
+# --- ccusage's JSON shapes ------------------------------------------------------------------
+
+
+def _tokens_json(t: Tokens) -> dict[str, Any]:
+    return {
+        "inputTokens": t.input,
+        "outputTokens": t.output,
+        "cacheCreationTokens": t.cache_write,
+        "cacheReadTokens": t.cache_read,
+    }
+
+
+def _usage_json(u: Usage) -> dict[str, Any]:
+    return {
+        **_tokens_json(u.totals),
+        "totalTokens": u.totals.total,
+        "totalCost": u.totals.cost,
+        "modelsUsed": u.models_used(),
+        "modelBreakdowns": [
+            {"modelName": m, **_tokens_json(t), "cost": t.cost} for m, t in u.breakdown()
+        ],
+    }
+
+
+def totals_json(t: Tokens) -> dict[str, Any]:
+    return {**_tokens_json(t), "totalCost": t.cost, "totalTokens": t.total}
+
+
+def periods_json(period: Period, rows: list[PeriodUsage]) -> dict[str, Any]:
+    field_name = {"daily": "date", "weekly": "week", "monthly": "month"}[period]
+    return {
+        period: [{field_name: p.key, **_usage_json(p.usage)} for p in rows],
+        "totals": totals_json(grand_total(p.usage for p in rows)),
+    }
+
+
+def sessions_json(rows: list[SessionUsage]) -> dict[str, Any]:
+    return {
+        "sessions": [
+            {
+                "sessionId": s.session_id,
+                "projectPath": s.project,
+                "firstActivity": iso_ms(s.first_ts),
+                "lastActivity": iso_ms(s.last_ts),
+                **_usage_json(s.usage),
+            }
+            for s in rows
+        ],
+        "totals": totals_json(grand_total(s.usage for s in rows)),
+    }
+
+
+def blocks_json(rows: list[Block], token_limit: int | None = None) -> dict[str, Any]:
+    out = []
+    for b in rows:
+        t = b.usage.totals
+        item: dict[str, Any] = {
+            "id": b.id,
+            "startTime": iso_ms(b.start),
+            "endTime": iso_ms(b.end),
+            "actualEndTime": iso_ms(b.actual_end) if b.actual_end is not None else None,
+            "isActive": b.is_active,
+            "isGap": b.is_gap,
+            "entries": b.entries,
+            "tokenCounts": {
+                "inputTokens": t.input,
+                "outputTokens": t.output,
+                "cacheCreationInputTokens": t.cache_write,
+                "cacheReadInputTokens": t.cache_read,
+            },
+            "totalTokens": t.total,
+            "costUSD": t.cost,
+            "models": b.usage.models_used(),
+            "burnRate": None,
+            "projection": None,
+        }
+        if b.burn_rate is not None:
+            item["burnRate"] = {
+                "tokensPerMinute": b.burn_rate.tokens_per_minute,
+                "tokensPerMinuteForIndicator": b.burn_rate.tokens_per_minute_for_indicator,
+                "costPerHour": b.burn_rate.cost_per_hour,
+            }
+        if b.projection is not None:
+            item["projection"] = {
+                "totalTokens": b.projection.total_tokens,
+                "totalCost": b.projection.total_cost,
+                "remainingMinutes": b.projection.remaining_minutes,
+            }
+            if token_limit:
+                item["tokenLimitStatus"] = limit_status(b.projection.total_tokens, token_limit)
+        out.append(item)
+    return {"blocks": out}

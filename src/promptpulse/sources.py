@@ -1,0 +1,298 @@
+"""Where Claude Code's logs live, and how their lines become usage records.
+
+Roots: ``CLAUDE_CONFIG_DIR`` (comma separated) when set, else ``$XDG_CONFIG_HOME/claude`` and
+``~/.claude``. Every ``*.jsonl`` below ``<root>/projects/`` is read.
+
+Reading is byte-oriented and tolerant: a byte prefilter finds the lines that mention
+``"usage"``, a typed decoder builds only the fields that are needed, and a line that cannot be
+counted (invalid JSON, a null where ccusage refuses one, a bad timestamp) is skipped and reported,
+never fatal. A last line without its newline is left for the next read unless it is complete.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+BLOCK_SIZE = 8 << 20
+_MARKER = b'"usage"'
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# --- where the logs are ----------------------------------------------------------------------
+
+
+def claude_roots(env: dict[str, str] | None = None) -> list[Path]:
+    """The Claude config folders whose ``projects/`` hold logs, as ccusage finds them."""
+    env = dict(os.environ) if env is None else env
+    configured = env.get("CLAUDE_CONFIG_DIR", "").strip()
+    candidates: list[Path] = []
+    if configured:
+        for part in configured.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            path = Path(part).expanduser()
+            if path.name == "projects":
+                path = path.parent
+            candidates.append(path)
+    else:
+        xdg = env.get("XDG_CONFIG_HOME", "").strip() or str(Path.home() / ".config")
+        candidates = [Path(xdg).expanduser() / "claude", Path.home() / ".claude"]
+    roots: list[Path] = []
+    seen: set[Path] = set()
+    for path in candidates:
+        if (path / "projects").is_dir():
+            resolved = path.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                roots.append(path)
+    return roots
+
+
+@dataclass(frozen=True, slots=True)
+class LogFile:
+    path: str
+    project: str  # the encoded folder under projects/
+    session_id: str  # the file name; subagent files fold into their parent session
+
+
+def session_of(relative: tuple[str, ...]) -> tuple[str, str]:
+    """(project, session id) of a log file from its path parts below ``projects/``."""
+    project = relative[0] if len(relative) > 1 else ""
+    if len(relative) <= 2:
+        return project, relative[-1].removesuffix(".jsonl")
+    if relative[-2] == "subagents" and len(relative) >= 4:
+        return project, relative[-3]
+    return project, relative[-2]
+
+
+def find_log_files(roots: list[Path]) -> list[LogFile]:
+    """Every ``*.jsonl`` below each root's ``projects/``, sorted by path."""
+    files: list[LogFile] = []
+    for root in roots:
+        projects = root / "projects"
+        base = len(str(projects)) + 1
+        for dirpath, _dirs, names in os.walk(projects, followlinks=True):
+            for name in names:
+                if name.endswith(".jsonl"):
+                    full = os.path.join(dirpath, name)
+                    project, session = session_of(tuple(full[base:].split(os.sep)))
+                    files.append(LogFile(full, project, session))
+    files.sort(key=lambda f: f.path)
+    return files
+
+
+# --- one line ---------------------------------------------------------------------------------
+
+
+class _CacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: int = 0
+    ephemeral_1h_input_tokens: int = 0
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation: _CacheCreation | None = None
+    speed: str | UnsetType = UNSET
+
+
+class _Message(msgspec.Struct):
+    usage: _Usage | None = None
+    model: str | UnsetType = UNSET
+    id: str | UnsetType = UNSET
+
+
+class _Record(msgspec.Struct):
+    timestamp: str | UnsetType = UNSET
+    message: _Message | None = None
+    requestId: str | UnsetType = UNSET  # noqa: N815 - the log's field name
+    isSidechain: bool | None = None  # noqa: N815
+    costUSD: float | UnsetType = UNSET  # noqa: N815
+    cwd: str | UnsetType = UNSET
+    sessionId: str | UnsetType = UNSET  # noqa: N815
+    version: str | UnsetType = UNSET
+    isApiErrorMessage: bool | UnsetType = UNSET  # noqa: N815
+
+
+_decode_record = msgspec.json.Decoder(_Record).decode
+_decode_any = msgspec.json.Decoder().decode
+
+
+class UsageLine(NamedTuple):
+    """One log line that carries usage and counts (before deduplication)."""
+
+    offset: int
+    timestamp_ms: int
+    message_id: str | None
+    request_id: str | None
+    sidechain: bool
+    model: str
+    speed: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int  # 5-minute and 1-hour writes
+    cache_write_1h_tokens: int
+    cache_read_tokens: int
+    cost_usd: float | None
+    cwd: str
+
+
+class Skipped(NamedTuple):
+    offset: int
+    reason: str
+
+
+def parse_timestamp_ms(text: str) -> int | None:
+    """Milliseconds since the epoch of an ISO-8601 timestamp (UTC when it has no offset)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def parse_line(raw: bytes | memoryview, offset: int) -> UsageLine | Skipped | None:
+    """A usage line, a reason to skip it, or None when the line carries no usage."""
+    try:
+        rec = _decode_record(raw)
+    except msgspec.ValidationError as exc:
+        if not _mentions_usage(raw):
+            return None
+        return Skipped(offset, f"unusable usage line: {exc}")
+    except msgspec.DecodeError:
+        return Skipped(offset, "invalid JSON")
+    msg = rec.message
+    if msg is None or msg.usage is None:
+        return None
+    usage = msg.usage
+    if not isinstance(rec.timestamp, str):
+        return Skipped(offset, "no timestamp")
+    ts = parse_timestamp_ms(rec.timestamp)
+    if ts is None:
+        return Skipped(offset, f"invalid timestamp {rec.timestamp!r}")
+    speed = usage.speed if isinstance(usage.speed, str) else None
+    if speed is not None and speed not in ("standard", "fast"):
+        return Skipped(offset, f"unknown speed {speed!r}")
+    cc = usage.cache_creation
+    if cc is not None:
+        write_1h = cc.ephemeral_1h_input_tokens
+        write = cc.ephemeral_5m_input_tokens + write_1h
+    else:
+        write_1h = 0
+        write = usage.cache_creation_input_tokens
+    return UsageLine(
+        offset,
+        ts,
+        msg.id if isinstance(msg.id, str) else None,
+        rec.requestId if isinstance(rec.requestId, str) else None,
+        bool(rec.isSidechain),
+        msg.model if isinstance(msg.model, str) else "unknown",
+        speed,
+        usage.input_tokens,
+        usage.output_tokens,
+        write,
+        write_1h,
+        usage.cache_read_input_tokens,
+        rec.costUSD if isinstance(rec.costUSD, float) else None,
+        rec.cwd if isinstance(rec.cwd, str) else "",
+    )
+
+
+def _mentions_usage(raw: bytes | memoryview) -> bool:
+    try:
+        obj = _decode_any(raw)
+    except msgspec.DecodeError:
+        return True
+    msg = obj.get("message") if isinstance(obj, dict) else None
+    return isinstance(msg, dict) and "usage" in msg
+
+
+# --- one file ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class FileRead:
+    """What reading one file from an offset gave."""
+
+    path: str
+    start: int
+    end: int  # offset after the last line consumed (a torn last line is not consumed)
+    lines: list[UsageLine] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    error: str | None = None
+    torn_tail: bool = False
+
+
+def read_file(path: str, start: int = 0, block_size: int = BLOCK_SIZE) -> FileRead:
+    """Read the usage lines of ``path`` from byte ``start`` on, in blocks of bounded size."""
+    result = FileRead(path, start, start)
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            _scan(f, start, block_size, result)
+    except OSError as exc:
+        result.error = f"{type(exc).__name__}: {exc.strerror or exc}"
+    return result
+
+
+def _scan(f: BinaryIO, start: int, block_size: int, result: FileRead) -> None:
+    carry = b""
+    base = start  # file offset of buf[0]
+    while True:
+        block = f.read(block_size)
+        at_eof = len(block) < block_size
+        buf = carry + block if carry else block
+        complete = buf.rfind(b"\n") + 1  # up to and including the last newline
+        consumed = complete
+        if at_eof and complete < len(buf):
+            tail = buf[complete:]
+            if _complete_json(tail):  # a whole last line that merely lacks its newline
+                buf += b"\n"
+                consumed = len(tail) + complete
+                complete = len(buf)
+            else:
+                result.torn_tail = bool(tail.strip())
+        _scan_lines(buf, complete, base, result)
+        base += consumed
+        result.end = base
+        if at_eof:
+            break
+        carry = buf[complete:]
+
+
+def _complete_json(tail: bytes) -> bool:
+    try:
+        _decode_any(tail)
+    except msgspec.DecodeError:
+        return False
+    return True
+
+
+def _scan_lines(buf: bytes, limit: int, base: int, result: FileRead) -> None:
+    view = memoryview(buf)
+    find = buf.find
+    pos = find(_MARKER, 0, limit)
+    while pos != -1:
+        begin = buf.rfind(b"\n", 0, pos) + 1
+        stop = find(b"\n", pos, limit)
+        if stop == -1:
+            stop = limit
+        parsed = parse_line(view[begin:stop], base + begin)
+        if isinstance(parsed, UsageLine):
+            result.lines.append(parsed)
+        elif parsed is not None:
+            result.skipped.append(parsed)
+        pos = find(_MARKER, stop, limit)
