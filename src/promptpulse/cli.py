@@ -8,13 +8,16 @@ import os
 import sys
 import time
 from datetime import date, tzinfo
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from promptpulse import __version__
+
+if TYPE_CHECKING:
+    from promptpulse.reports import Period
 
 app = typer.Typer(
     name="promptpulse",
@@ -32,13 +35,13 @@ report_app = typer.Typer(
 app.add_typer(report_app, name="report")
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     auto = "auto"
     calculate = "calculate"
     display = "display"
 
 
-class Order(str, Enum):
+class Order(StrEnum):
     asc = "asc"
     desc = "desc"
 
@@ -56,8 +59,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True,
-                           help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     pass
@@ -78,14 +83,21 @@ TzOpt = Annotated[
 ]
 ModeOpt = Annotated[
     Mode,
-    typer.Option("--mode", "-m", help="Cost: auto (logged costUSD, else calculated), "
-                 "calculate (always from tokens), display (logged costUSD or 0)."),
+    typer.Option(
+        "--mode",
+        "-m",
+        help="Cost: auto (logged costUSD, else calculated), "
+        "calculate (always from tokens), display (logged costUSD or 0).",
+    ),
 ]
 OrderOpt = Annotated[Order | None, typer.Option("--order", "-o", help="Sort order.")]
 ProjectOpt = Annotated[
     str | None,
-    typer.Option("--project", "-p",
-                 help="Only this project: its folder under projects/, its path, or its name."),
+    typer.Option(
+        "--project",
+        "-p",
+        help="Only this project: its folder under projects/, its path, or its name.",
+    ),
 ]
 BreakdownOpt = Annotated[
     bool, typer.Option("--breakdown", "-b", help="Add a row per model under each row.")
@@ -156,15 +168,19 @@ def _open_ledger(verbose: bool, quiet: bool) -> Any:
     err = _stderr()
     ledger = Ledger(config.ledger_path())
     if not roots and not quiet:
-        err.print("[yellow]No Claude Code logs found[/] (looked for projects/ in "
-                  "$CLAUDE_CONFIG_DIR, ~/.config/claude and ~/.claude); reporting the ledger.")
+        err.print(
+            "[yellow]No Claude Code logs found[/] (looked for projects/ in "
+            "$CLAUDE_CONFIG_DIR, ~/.config/claude and ~/.claude); reporting the ledger."
+        )
     with sync_progress(err) as progress:
         result = ledger.sync(roots, progress)
     for path, why in result.unreadable:
         err.print(f"[yellow]warning:[/] could not read {path}: {why}")
     if result.skipped and not verbose:
-        err.print(f"[yellow]warning:[/] skipped {len(result.skipped)} line(s) that could not be "
-                  "counted (--verbose says where)")
+        err.print(
+            f"[yellow]warning:[/] skipped {len(result.skipped)} line(s) that could not be "
+            "counted (--verbose says where)"
+        )
     if verbose:
         for path, offset, reason in ledger.skipped_lines():
             err.print(f"skipped {path} at byte {offset}: {reason}")
@@ -176,11 +192,14 @@ def _open_ledger(verbose: bool, quiet: bool) -> Any:
 def _warn_unknown_models(ledger: Any, project: str | None) -> None:
     from promptpulse.pricing import SYNTHETIC_MODEL, find_price
 
-    unknown = sorted(m for m in ledger.models_used(project)
-                     if m != SYNTHETIC_MODEL and find_price(m) is None)
+    unknown = sorted(
+        m for m in ledger.models_used(project) if m != SYNTHETIC_MODEL and find_price(m) is None
+    )
     if unknown:
-        _stderr().print(f"[yellow]warning:[/] no price known for {', '.join(unknown)}; "
-                        "their tokens count, their cost is 0")
+        _stderr().print(
+            f"[yellow]warning:[/] no price known for {', '.join(unknown)}; "
+            "their tokens count, their cost is 0"
+        )
 
 
 def _print_json(doc: dict[str, Any]) -> None:
@@ -188,8 +207,16 @@ def _print_json(doc: dict[str, Any]) -> None:
 
 
 def _period_report(
-    period: str, json_out: bool, since: str | None, until: str | None, tz_name: str | None,
-    mode: Mode, order: Order | None, project: str | None, breakdown: bool, verbose: bool,
+    period: Period,
+    json_out: bool,
+    since: str | None,
+    until: str | None,
+    tz_name: str | None,
+    mode: Mode,
+    order: Order | None,
+    project: str | None,
+    breakdown: bool,
+    verbose: bool,
     start_of_week: str = "sunday",
 ) -> None:
     from promptpulse import reports
@@ -200,10 +227,17 @@ def _period_report(
     with _open_ledger(verbose, json_out) as ledger:
         rows = ledger.usage_by_quarter_hour(mode.value, project)
         _warn_unknown_models(ledger, project)
-    periods = reports.by_period(rows, period, tz, since=first, until=last,  # type: ignore[arg-type]
-                                order=(order or Order.asc).value, start_of_week=week_start)
+    periods = reports.by_period(
+        rows,
+        period,
+        tz,
+        since=first,
+        until=last,
+        order=(order or Order.asc).value,
+        start_of_week=week_start,
+    )
     if json_out:
-        _print_json(reports.periods_json(period, periods))  # type: ignore[arg-type]
+        _print_json(reports.periods_json(period, periods))
         return
     from rich.console import Console
 
@@ -232,45 +266,82 @@ def _weekday(name: str) -> int:
 
 @report_app.command()
 def daily(
-    json_out: JsonOpt = False, since: SinceOpt = None, until: UntilOpt = None,
-    timezone: TzOpt = None, mode: ModeOpt = Mode.auto, order: OrderOpt = None,
-    project: ProjectOpt = None, breakdown: BreakdownOpt = False, verbose: VerboseOpt = False,
+    json_out: JsonOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    timezone: TzOpt = None,
+    mode: ModeOpt = Mode.auto,
+    order: OrderOpt = None,
+    project: ProjectOpt = None,
+    breakdown: BreakdownOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Usage per day."""
-    _period_report("daily", json_out, since, until, timezone, mode, order, project, breakdown,
-                   verbose)
+    _period_report(
+        "daily", json_out, since, until, timezone, mode, order, project, breakdown, verbose
+    )
 
 
 @report_app.command()
 def weekly(
-    json_out: JsonOpt = False, since: SinceOpt = None, until: UntilOpt = None,
-    timezone: TzOpt = None, mode: ModeOpt = Mode.auto, order: OrderOpt = None,
-    project: ProjectOpt = None, breakdown: BreakdownOpt = False, verbose: VerboseOpt = False,
+    json_out: JsonOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    timezone: TzOpt = None,
+    mode: ModeOpt = Mode.auto,
+    order: OrderOpt = None,
+    project: ProjectOpt = None,
+    breakdown: BreakdownOpt = False,
+    verbose: VerboseOpt = False,
     start_of_week: Annotated[
         str, typer.Option("--start-of-week", "-w", help="First day of a week.")
     ] = "sunday",
 ) -> None:
     """Usage per week (weeks start on Sunday, like ccusage's)."""
-    _period_report("weekly", json_out, since, until, timezone, mode, order, project, breakdown,
-                   verbose, start_of_week)
+    _period_report(
+        "weekly",
+        json_out,
+        since,
+        until,
+        timezone,
+        mode,
+        order,
+        project,
+        breakdown,
+        verbose,
+        start_of_week,
+    )
 
 
 @report_app.command()
 def monthly(
-    json_out: JsonOpt = False, since: SinceOpt = None, until: UntilOpt = None,
-    timezone: TzOpt = None, mode: ModeOpt = Mode.auto, order: OrderOpt = None,
-    project: ProjectOpt = None, breakdown: BreakdownOpt = False, verbose: VerboseOpt = False,
+    json_out: JsonOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    timezone: TzOpt = None,
+    mode: ModeOpt = Mode.auto,
+    order: OrderOpt = None,
+    project: ProjectOpt = None,
+    breakdown: BreakdownOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Usage per month."""
-    _period_report("monthly", json_out, since, until, timezone, mode, order, project, breakdown,
-                   verbose)
+    _period_report(
+        "monthly", json_out, since, until, timezone, mode, order, project, breakdown, verbose
+    )
 
 
 @report_app.command()
 def session(
-    json_out: JsonOpt = False, since: SinceOpt = None, until: UntilOpt = None,
-    timezone: TzOpt = None, mode: ModeOpt = Mode.auto, order: OrderOpt = None,
-    project: ProjectOpt = None, breakdown: BreakdownOpt = False, verbose: VerboseOpt = False,
+    json_out: JsonOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    timezone: TzOpt = None,
+    mode: ModeOpt = Mode.auto,
+    order: OrderOpt = None,
+    project: ProjectOpt = None,
+    breakdown: BreakdownOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Usage per Claude Code session (subagents count in their parent session), costliest
     first; --since/--until select sessions by their last activity."""
@@ -281,8 +352,9 @@ def session(
     with _open_ledger(verbose, json_out) as ledger:
         rows = ledger.usage_by_session(mode.value, project)
         _warn_unknown_models(ledger, project)
-    sessions = reports.by_session(rows, tz, since=first, until=last,
-                                  order=(order or Order.desc).value)
+    sessions = reports.by_session(
+        rows, tz, since=first, until=last, order=(order or Order.desc).value
+    )
     if json_out:
         _print_json(reports.sessions_json(sessions))
         return
@@ -300,9 +372,14 @@ def session(
 
 @report_app.command()
 def blocks(
-    json_out: JsonOpt = False, since: SinceOpt = None, until: UntilOpt = None,
-    timezone: TzOpt = None, mode: ModeOpt = Mode.auto, order: OrderOpt = None,
-    project: ProjectOpt = None, verbose: VerboseOpt = False,
+    json_out: JsonOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    timezone: TzOpt = None,
+    mode: ModeOpt = Mode.auto,
+    order: OrderOpt = None,
+    project: ProjectOpt = None,
+    verbose: VerboseOpt = False,
     active: Annotated[
         bool, typer.Option("--active", "-a", help="Only the active block, with projections.")
     ] = False,
@@ -311,9 +388,12 @@ def blocks(
     ] = False,
     token_limit: Annotated[
         str | None,
-        typer.Option("--token-limit", "-t",
-                     help="Tokens per block to warn at: a number, or 'max' (the most any "
-                     "finished block used)."),
+        typer.Option(
+            "--token-limit",
+            "-t",
+            help="Tokens per block to warn at: a number, or 'max' (the most any "
+            "finished block used).",
+        ),
     ] = None,
     session_length: Annotated[
         float, typer.Option("--session-length", "-n", min=0.25, help="Block length in hours.")
@@ -330,8 +410,16 @@ def blocks(
     now_ms = int(time.time() * 1000)
     all_blocks = reports.by_block(lines, now_ms, session_hours=session_length)
     limit = _token_limit(token_limit, all_blocks)
-    shown = reports.select_blocks(all_blocks, now_ms, tz, active=active, recent=recent,
-                                  since=first, until=last, order=(order or Order.asc).value)
+    shown = reports.select_blocks(
+        all_blocks,
+        now_ms,
+        tz,
+        active=active,
+        recent=recent,
+        since=first,
+        until=last,
+        order=(order or Order.asc).value,
+    )
     if json_out:
         _print_json(reports.blocks_json(shown, limit))
         return
@@ -379,6 +467,8 @@ def main() -> None:
     except Exception as exc:  # pragma: no cover - the last line of defence
         if os.environ.get("PROMPTPULSE_DEBUG"):
             raise
-        _stderr().print(f"[red]error:[/] unexpected {type(exc).__name__}: {exc} "
-                        "(set PROMPTPULSE_DEBUG=1 for the traceback)")
+        _stderr().print(
+            f"[red]error:[/] unexpected {type(exc).__name__}: {exc} "
+            "(set PROMPTPULSE_DEBUG=1 for the traceback)"
+        )
         sys.exit(1)

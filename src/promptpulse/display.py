@@ -28,8 +28,14 @@ def count(value: int) -> str:
 
 
 def _token_cells(t: Tokens) -> list[str]:
-    return [count(t.input), count(t.output), count(t.cache_write), count(t.cache_read),
-            count(t.total), money(t.cost)]
+    return [
+        count(t.input),
+        count(t.output),
+        count(t.cache_write),
+        count(t.cache_read),
+        count(t.total),
+        money(t.cost),
+    ]
 
 
 def _short_model(name: str) -> str:
@@ -52,12 +58,14 @@ def _table(title: str, first: list[str]) -> Table:
 
 def _add_breakdown(table: Table, u: Usage, lead: int) -> None:
     for model, t in u.breakdown():
-        table.add_row(*([""] * (lead - 1)), f"  └ {_short_model(model)}", "",
-                      *_token_cells(t), style="dim")
+        table.add_row(
+            *([""] * (lead - 1)), f"  └ {_short_model(model)}", "", *_token_cells(t), style="dim"
+        )
 
 
-def period_table(title: str, label: str, rows: list[PeriodUsage], total: Tokens,
-                 breakdown: bool) -> Table:
+def period_table(
+    title: str, label: str, rows: list[PeriodUsage], total: Tokens, breakdown: bool
+) -> Table:
     table = _table(title, [label])
     for p in rows:
         table.add_row(p.key, _models_cell(p.usage), *_token_cells(p.usage.totals))
@@ -68,16 +76,20 @@ def period_table(title: str, label: str, rows: list[PeriodUsage], total: Tokens,
     return table
 
 
-def session_table(rows: list[SessionUsage], total: Tokens, breakdown: bool,
-                  tz: tzinfo) -> Table:
+def session_table(rows: list[SessionUsage], total: Tokens, breakdown: bool, tz: tzinfo) -> Table:
     from datetime import datetime
 
     table = _table("Claude Code usage by session", ["Session", "Project"])
     table.add_column("Last Activity", no_wrap=True)
     for s in rows:
         last = datetime.fromtimestamp(s.last_ts / 1000, tz).strftime("%Y-%m-%d %H:%M")
-        table.add_row(s.session_id[:8] + ("…" if len(s.session_id) > 8 else ""),
-                      s.project, _models_cell(s.usage), *_token_cells(s.usage.totals), last)
+        table.add_row(
+            s.session_id[:8] + ("…" if len(s.session_id) > 8 else ""),
+            s.project,
+            _models_cell(s.usage),
+            *_token_cells(s.usage.totals),
+            last,
+        )
         if breakdown:
             _add_breakdown(table, s.usage, 2)
     table.add_section()
@@ -88,11 +100,17 @@ def session_table(rows: list[SessionUsage], total: Tokens, breakdown: bool,
 def block_table(rows: list[Block], tz: tzinfo, token_limit: int | None) -> Table:
     from datetime import datetime
 
-    table = Table(title="Claude Code usage by 5-hour block", box=box.ROUNDED,
-                  header_style="bold cyan")
-    for name, justify in [("Block Start", "left"), ("Duration/Status", "left"),
-                          ("Models", "left"), ("Tokens", "right"), ("%", "right"),
-                          ("Cost", "right")]:
+    table = Table(
+        title="Claude Code usage by 5-hour block", box=box.ROUNDED, header_style="bold cyan"
+    )
+    for name, justify in [
+        ("Block Start", "left"),
+        ("Duration/Status", "left"),
+        ("Models", "left"),
+        ("Tokens", "right"),
+        ("%", "right"),
+        ("Cost", "right"),
+    ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for b in rows:
         start = datetime.fromtimestamp(b.start / 1000, tz).strftime("%Y-%m-%d %H:%M")
@@ -108,14 +126,34 @@ def block_table(rows: list[Block], tz: tzinfo, token_limit: int | None) -> Table
             span = ((b.actual_end or b.start) - b.start) // 60_000
             status = f"{span // 60}h {span % 60}m"
         percent = f"{total / token_limit * 100:.1f}%" if token_limit else ""
-        table.add_row(start, status, _models_cell(b.usage), count(total), percent,
-                      money(b.usage.totals.cost), style="bold green" if b.is_active else None)
+        table.add_row(
+            start,
+            status,
+            _models_cell(b.usage),
+            count(total),
+            percent,
+            money(b.usage.totals.cost),
+            style="bold green" if b.is_active else None,
+        )
         if b.is_active and b.projection is not None and b.burn_rate is not None:
-            table.add_row("", "projected", "", count(b.projection.total_tokens), "",
-                          money(b.projection.total_cost), style="yellow")
-            table.add_row("", "burn rate", "",
-                          f"{b.burn_rate.tokens_per_minute:,.0f}/min", "",
-                          f"{money(b.burn_rate.cost_per_hour)}/h", style="yellow")
+            table.add_row(
+                "",
+                "projected",
+                "",
+                count(b.projection.total_tokens),
+                "",
+                money(b.projection.total_cost),
+                style="yellow",
+            )
+            table.add_row(
+                "",
+                "burn rate",
+                "",
+                f"{b.burn_rate.tokens_per_minute:,.0f}/min",
+                "",
+                f"{money(b.burn_rate.cost_per_hour)}/h",
+                style="yellow",
+            )
     return table
 
 
@@ -131,9 +169,14 @@ def sync_progress(console: Console) -> Iterator[ProgressCallback]:
         if bar is None:
             if time.monotonic() - started < PROGRESS_AFTER_S or not console.is_terminal:
                 return
-            bar = Progress(TextColumn("Reading Claude Code logs"), BarColumn(),
-                           DownloadColumn(), TimeRemainingColumn(), console=console,
-                           transient=True)
+            bar = Progress(
+                TextColumn("Reading Claude Code logs"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
             bar.start()
             task = bar.add_task("read", total=total)
         assert task is not None

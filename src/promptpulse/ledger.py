@@ -273,8 +273,16 @@ class Ledger:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
             "size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode, "
             "read_to = excluded.read_to, head = excluded.head, missing = 0 RETURNING id",
-            (log.path, log.project, log.session_id, st.st_size, st.st_mtime_ns, st.st_ino,
-             read.end, head),
+            (
+                log.path,
+                log.project,
+                log.session_id,
+                st.st_size,
+                st.st_mtime_ns,
+                st.st_ino,
+                read.end,
+                head,
+            ),
         ).fetchone()
         return int(row[0])
 
@@ -288,7 +296,9 @@ class Ledger:
                 line.message_id,
                 line.request_id,
                 line.sidechain,
-                line.input_tokens + line.output_tokens + line.cache_write_tokens
+                line.input_tokens
+                + line.output_tokens
+                + line.cache_write_tokens
                 + line.cache_read_tokens,
                 line.speed is not None,
                 path,
@@ -348,18 +358,14 @@ class Ledger:
     def _candidates_for(self, message_ids: Iterable[str]) -> list[Candidate]:
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (message_id TEXT PRIMARY KEY)")
         self.db.execute("DELETE FROM wanted")
-        self.db.executemany(
-            "INSERT OR IGNORE INTO wanted VALUES (?)", ((m,) for m in message_ids)
-        )
+        self.db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((m,) for m in message_ids))
         rows = self.db.execute(
             "SELECT l.id, l.message_id, l.request_id, l.sidechain, "
             "l.input + l.output + l.cache_write + l.cache_read, l.speed IS NOT NULL, f.path, "
             "l.offset FROM wanted w JOIN line l ON l.message_id = w.message_id "
             "JOIN file f ON f.id = l.file_id"
         ).fetchall()
-        return [
-            Candidate(r[0], r[1], r[2], bool(r[3]), r[4], bool(r[5]), r[6], r[7]) for r in rows
-        ]
+        return [Candidate(r[0], r[1], r[2], bool(r[3]), r[4], bool(r[5]), r[6], r[7]) for r in rows]
 
     # --- queries ------------------------------------------------------------------------
 
@@ -410,7 +416,8 @@ class Ledger:
     def models_used(self, project: str | None = None) -> list[str]:
         where, args = self._where(project)
         return [
-            r[0] for r in self.db.execute(f"SELECT DISTINCT l.model FROM line l WHERE {where}", args)
+            r[0]
+            for r in self.db.execute(f"SELECT DISTINCT l.model FROM line l WHERE {where}", args)
         ]
 
     def skipped_lines(self) -> list[tuple[str, int, str]]:
@@ -445,9 +452,7 @@ def _head(path: str) -> bytes:
         return b""
 
 
-def _read_all(
-    items: list[tuple[str, int]], progress: ProgressCallback | None
-) -> list[FileRead]:
+def _read_all(items: list[tuple[str, int]], progress: ProgressCallback | None) -> list[FileRead]:
     """Read files (from their offsets), on every core when there is enough to read."""
     sizes = []
     for path, start in items:

@@ -51,7 +51,6 @@ class PriceTable:
     aliases: dict[str, str]
 
 
-
 def _rates(d: dict[str, float]) -> Rates:
     m = 1e-6
     return Rates(d["input"] * m, d["output"] * m, d["cache_write"] * m, d["cache_read"] * m)

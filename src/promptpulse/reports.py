@@ -214,8 +214,9 @@ def by_session(
         key = (row.project, row.session_id)
         s = sessions.get(key)
         if s is None:
-            s = sessions[key] = SessionUsage(row.project, row.session_id, row.first_ts,
-                                             row.last_ts, Usage())
+            s = sessions[key] = SessionUsage(
+                row.project, row.session_id, row.first_ts, row.last_ts, Usage()
+            )
         s.first_ts = min(s.first_ts, row.first_ts)
         s.last_ts = max(s.last_ts, row.last_ts)
         s.usage.add(row)
@@ -281,10 +282,12 @@ def _block(start: int, lines: list[UsageRow], now_ms: int, length: int) -> Block
         if block.burn_rate is not None:
             remaining = max(0, round((end - now_ms) / 60_000))
             block.projection = Projection(
-                total_tokens=round(usage.totals.total
-                                   + block.burn_rate.tokens_per_minute * remaining),
-                total_cost=round(usage.totals.cost
-                                 + block.burn_rate.cost_per_hour / 60 * remaining, 2),
+                total_tokens=round(
+                    usage.totals.total + block.burn_rate.tokens_per_minute * remaining
+                ),
+                total_cost=round(
+                    usage.totals.cost + block.burn_rate.cost_per_hour / 60 * remaining, 2
+                ),
                 remaining_minutes=remaining,
             )
     return block
@@ -325,15 +328,15 @@ def select_blocks(
 
 def max_block_tokens(blocks: Iterable[Block]) -> int:
     """The most tokens any finished block used: the limit ``--token-limit max`` means."""
-    return max((b.usage.totals.total for b in blocks if not b.is_gap and not b.is_active),
-               default=0)
+    return max(
+        (b.usage.totals.total for b in blocks if not b.is_gap and not b.is_active), default=0
+    )
 
 
 def limit_status(projected: int, limit: int) -> dict[str, Any]:
     percent = projected / limit * 100 if limit else 0.0
     status = "exceeds" if percent > 100 else "warning" if percent > 80 else "ok"
-    return {"limit": limit, "projectedUsage": projected, "percentUsed": percent,
-            "status": status}
+    return {"limit": limit, "projectedUsage": projected, "percentUsed": percent, "status": status}
 
 
 # --- ccusage's JSON shapes ------------------------------------------------------------------

@@ -115,13 +115,13 @@ class _Message(msgspec.Struct):
 class _Record(msgspec.Struct):
     timestamp: str | UnsetType = UNSET
     message: _Message | None = None
-    requestId: str | UnsetType = UNSET  # noqa: N815 - the log's field name
-    isSidechain: bool | None = None  # noqa: N815
-    costUSD: float | UnsetType = UNSET  # noqa: N815
+    requestId: str | UnsetType = UNSET
+    isSidechain: bool | None = None
+    costUSD: float | UnsetType = UNSET
     cwd: str | UnsetType = UNSET
-    sessionId: str | UnsetType = UNSET  # noqa: N815
+    sessionId: str | UnsetType = UNSET
     version: str | UnsetType = UNSET
-    isApiErrorMessage: bool | UnsetType = UNSET  # noqa: N815
+    isApiErrorMessage: bool | UnsetType = UNSET
 
 
 _decode_record = msgspec.json.Decoder(_Record).decode

@@ -1,0 +1,158 @@
+"""promptpulse's reports against the real ccusage v20 on generated log trees.
+
+Token counts must be identical row by row. Costs must be identical too, except on long-context
+requests, which promptpulse bills as Anthropic does (the whole request at the higher rate) and
+ccusage does not; those trees are checked in test_pricing.py against hand-worked figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from logtree import TreeSpec, generate
+
+REPORTS = {
+    "daily": ("daily", "date"),
+    "weekly": ("weekly", "week"),
+    "monthly": ("monthly", "month"),
+    "session": ("sessions", "sessionId"),
+    "blocks": ("blocks", "id"),
+}
+TOKENS = ["inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens"]
+
+
+def _run(cmd: list[str], roots: str, home: Path) -> Any:
+    env = dict(os.environ, CLAUDE_CONFIG_DIR=roots, PROMPTPULSE_HOME=str(home), NO_COLOR="1")
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def _rows(doc: dict[str, Any], report: str) -> dict[Any, dict[str, Any]]:
+    field, key = REPORTS[report]
+    return {(r.get("projectPath"), r[key]): r for r in doc[field]}
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def compare(ours: dict[str, Any], theirs: dict[str, Any], report: str) -> list[str]:
+    diffs = []
+    a, b = _rows(ours, report), _rows(theirs, report)
+    if set(a) != set(b):
+        diffs.append(f"{report}: rows {sorted(map(str, set(a) ^ set(b)))[:5]} differ")
+    for k in set(a) & set(b):
+        ra, rb = a[k], b[k]
+        if report == "blocks":
+            fields = [
+                "startTime",
+                "endTime",
+                "isGap",
+                "entries",
+                "totalTokens",
+                "tokenCounts",
+                "actualEndTime",
+                "isActive",
+            ]
+            cost_a, cost_b = ra["costUSD"], rb["costUSD"]
+        else:
+            fields = [*TOKENS, "totalTokens"]
+            ma = {m["modelName"]: [m[f] for f in TOKENS] for m in ra["modelBreakdowns"]}
+            mb = {m["modelName"]: [m[f] for f in TOKENS] for m in rb["modelBreakdowns"]}
+            if ma != mb:
+                diffs.append(f"{report} {k}: breakdown {ma} != ccusage {mb}")
+            if sorted(ra["modelsUsed"]) != sorted(rb["modelsUsed"]):
+                diffs.append(f"{report} {k}: models {ra['modelsUsed']} != {rb['modelsUsed']}")
+            cost_a, cost_b = ra["totalCost"], rb["totalCost"]
+        for f in fields:
+            if ra.get(f) != rb.get(f):
+                diffs.append(f"{report} {k}: {f} {ra.get(f)} != ccusage {rb.get(f)}")
+        if not _close(cost_a, cost_b):
+            diffs.append(f"{report} {k}: cost {cost_a} != ccusage {cost_b}")
+    if report != "blocks":
+        for f in [*TOKENS, "totalTokens"]:
+            if ours["totals"][f] != theirs["totals"][f]:
+                diffs.append(f"{report} totals {f}: {ours['totals'][f]} != {theirs['totals'][f]}")
+    return diffs
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "America/St_Johns"])
+def test_same_numbers_as_ccusage(tmp_path: Path, ccusage: str, tz: str) -> None:
+    first, second = tmp_path / "root-a", tmp_path / "root-b"
+    generate(first, TreeSpec(long_context=0), seed=11)
+    generate(
+        second,
+        TreeSpec(projects=2, sessions=4, long_context=0, start=datetime(2026, 3, 25, tzinfo=UTC)),
+        seed=12,
+    )
+    roots = f"{first},{second}"
+    for report in REPORTS:
+        for mode in ["auto", "calculate", "display"]:
+            ours = _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "promptpulse",
+                    "report",
+                    report,
+                    "--json",
+                    "--timezone",
+                    tz,
+                    "--mode",
+                    mode,
+                ],
+                roots,
+                tmp_path / "home",
+            )
+            theirs = _run(
+                [ccusage, "claude", report, "--json", "--offline", "-z", tz, "-m", mode],
+                roots,
+                tmp_path / "home",
+            )
+            assert compare(ours, theirs, report) == []
+
+
+def test_disagreeing_patterns_counted_once_everywhere(tmp_path: Path, ccusage: str) -> None:
+    """Chunks without requestId and /btw replays: ccusage's daily and its other reports
+    disagree; promptpulse counts each response once in every report, so every report sums to
+    the same totals, equal to ccusage's daily for replays and to its session report for
+    chunks."""
+    root = tmp_path / "root"
+    generate(root, TreeSpec(disagreeing_patterns=True, long_context=0), seed=5)
+    home = tmp_path / "home"
+    totals = {}
+    for report in ["daily", "weekly", "monthly", "session"]:
+        doc = _run(
+            [sys.executable, "-m", "promptpulse", "report", report, "--json", "--timezone", "UTC"],
+            str(root),
+            home,
+        )
+        totals[report] = doc["totals"]
+    blocks = _run(
+        [sys.executable, "-m", "promptpulse", "report", "blocks", "--json"], str(root), home
+    )
+    block_tokens = sum(b["totalTokens"] for b in blocks["blocks"])
+    tokens = {json.dumps({k: v for k, v in t.items() if k != "totalCost"}) for t in totals.values()}
+    assert len(tokens) == 1
+    costs = [t["totalCost"] for t in totals.values()]
+    assert all(_close(c, costs[0]) for c in costs)
+    assert block_tokens == totals["daily"]["totalTokens"]
+    theirs_daily = _run(
+        [ccusage, "claude", "daily", "--json", "--offline", "-z", "UTC"], str(root), home
+    )["totals"]
+    theirs_session = _run(
+        [ccusage, "claude", "session", "--json", "--offline", "-z", "UTC"], str(root), home
+    )["totals"]
+    # the tree has both patterns, so ccusage's two reports differ from each other ...
+    assert theirs_daily["totalTokens"] != theirs_session["totalTokens"]
+    # ... and promptpulse is below both: each counts one of the patterns twice
+    assert totals["daily"]["totalTokens"] < min(
+        theirs_daily["totalTokens"], theirs_session["totalTokens"]
+    )

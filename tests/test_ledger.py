@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+import os
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from logtree import TreeSpec, assistant, dumps, generate, response, write
+
+from promptpulse import ledger as ledger_module
+from promptpulse.ledger import Ledger
+from promptpulse.reports import by_period, by_session, periods_json, sessions_json
+
+T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+def snapshot(led: Ledger) -> dict[str, Any]:
+    return {
+        "daily": periods_json(
+            "daily", by_period(led.usage_by_quarter_hour("calculate"), "daily", UTC)
+        ),
+        "sessions": sessions_json(by_session(led.usage_by_session("auto"), UTC)),
+    }
+
+
+def fresh(root: Path, tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / f"fresh-{random.random()}.sqlite3"
+    with Ledger(path) as led:
+        led.sync([root])
+        return snapshot(led)
+
+
+def same(a: dict[str, Any], b: dict[str, Any]) -> None:
+    """Equal token counts; costs equal up to float summation order."""
+
+    def strip(doc: Any) -> Any:
+        if isinstance(doc, dict):
+            return {k: (round(v, 9) if isinstance(v, float) else strip(v)) for k, v in doc.items()}
+        if isinstance(doc, list):
+            return [strip(x) for x in doc]
+        return doc
+
+    assert strip(a) == strip(b)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "claude"
+
+
+@pytest.fixture
+def led(tmp_path: Path) -> Ledger:
+    return Ledger(tmp_path / "ledger.sqlite3")
+
+
+def test_appended_lines_are_read_once(root: Path, led: Ledger, tmp_path: Path) -> None:
+    path = root / "projects" / "p" / "s.jsonl"
+    write(path, response(T, "m1", "r1", 3, output=100))
+    first = led.sync([root])
+    assert (first.files_read, first.lines_added) == (1, 3)
+    assert led.sync([root]).files_read == 0  # nothing changed: nothing read
+    write(path, response(T + timedelta(hours=1), "m2", "r2", 2, output=50), mode="a")
+    second = led.sync([root])
+    assert second.lines_added == 2
+    assert second.bytes_read < path.stat().st_size
+    same(snapshot(led), fresh(root, tmp_path))
+    assert snapshot(led)["daily"]["totals"]["outputTokens"] == 150
+
+
+def test_a_response_split_across_syncs_counts_once_with_its_final_count(
+    root: Path, led: Ledger, tmp_path: Path
+) -> None:
+    path = root / "projects" / "p" / "s.jsonl"
+    chunks = response(T, "m1", "r1", 3, output=500)
+    write(path, chunks[:2])
+    led.sync([root])
+    assert snapshot(led)["daily"]["totals"]["outputTokens"] == 2  # placeholder so far
+    write(path, chunks[2:], mode="a")
+    led.sync([root])
+    assert snapshot(led)["daily"]["totals"]["outputTokens"] == 500
+    assert led.stats()["responses"] == 1
+
+
+def test_torn_last_line_is_read_when_complete(root: Path, led: Ledger, tmp_path: Path) -> None:
+    path = root / "projects" / "p" / "s.jsonl"
+    last = dumps(assistant(T, "m2", "r2", output=77))
+    write(path, [assistant(T, "m1", "r1")], tail=last[:40])
+    result = led.sync([root])
+    assert result.torn == [str(path)] and result.skipped == []
+    with path.open("a") as f:
+        f.write(last[40:] + "\n")
+    led.sync([root])
+    assert led.stats()["responses"] == 2
+    same(snapshot(led), fresh(root, tmp_path))
+
+
+def test_truncated_file_is_read_again(root: Path, led: Ledger, tmp_path: Path) -> None:
+    path = root / "projects" / "p" / "s.jsonl"
+    write(path, [assistant(T, f"m{i}", f"r{i}") for i in range(5)])
+    led.sync([root])
+    write(path, [assistant(T, "m9", "r9", output=3)])
+    led.sync([root])
+    assert led.stats()["responses"] == 1
+    same(snapshot(led), fresh(root, tmp_path))
+
+
+def test_replaced_file_is_read_again(root: Path, led: Ledger, tmp_path: Path) -> None:
+    path = root / "projects" / "p" / "s.jsonl"
+    write(path, [assistant(T, "m1", "r1", output=5)])
+    led.sync([root])
+    other = write(
+        tmp_path / "new.jsonl",
+        [assistant(T, "m2", "r2", output=7), assistant(T, "m3", "r3", output=8)],
+    )
+    os.replace(other, path)
+    led.sync([root])
+    same(snapshot(led), fresh(root, tmp_path))
+
+
+def test_rewritten_in_place_with_new_content_is_read_again(
+    root: Path, led: Ledger, tmp_path: Path
+) -> None:
+    path = root / "projects" / "p" / "s.jsonl"
+    write(path, [assistant(T, "m1", "r1", output=5)])
+    led.sync([root])
+    inode = path.stat().st_ino
+    with path.open("r+") as f:  # same inode, larger, different beginning
+        f.write("\n".join(dumps(assistant(T, f"x{i}", f"y{i}", output=9)) for i in range(3)))
+        f.write("\n")
+    assert path.stat().st_ino == inode
+    led.sync([root])
+    same(snapshot(led), fresh(root, tmp_path))
+    assert snapshot(led)["daily"]["totals"]["outputTokens"] == 27
+
+
+def test_deleted_transcripts_stay_in_the_ledger(root: Path, led: Ledger) -> None:
+    path = root / "projects" / "p" / "s.jsonl"
+    write(path, [assistant(T, "m1", "r1", output=5)])
+    led.sync([root])
+    path.unlink()
+    led.sync([root])
+    assert snapshot(led)["daily"]["totals"]["outputTokens"] == 5
+    assert led.stats()["files_deleted"] == 1
+
+
+def test_deduplication_across_files_and_syncs(root: Path, led: Ledger, tmp_path: Path) -> None:
+    main = root / "projects" / "p" / "s.jsonl"
+    sub = root / "projects" / "p" / "s" / "subagents" / "agent-1.jsonl"
+    write(sub, [assistant(T, "m1", "r1", output=40, sidechain=True)])
+    led.sync([root])
+    assert snapshot(led)["daily"]["totals"]["outputTokens"] == 40
+    write(main, [assistant(T, "m1", "r1", output=10)])  # the main copy wins when it appears
+    led.sync([root])
+    assert snapshot(led)["daily"]["totals"]["outputTokens"] == 10
+    same(snapshot(led), fresh(root, tmp_path))
+
+
+def test_random_incremental_history_equals_a_fresh_read(
+    root: Path, led: Ledger, tmp_path: Path
+) -> None:
+    files = generate(root, TreeSpec(projects=2, sessions=4, responses=30), seed=7)
+    full = {p: p.read_bytes() for p in files}
+    rnd = random.Random(7)
+    for p in files:  # start from a random prefix of every file, cut mid-line sometimes
+        data = full[p]
+        p.write_bytes(data[: rnd.randrange(len(data) + 1)])
+    for _ in range(3):
+        led.sync([root])
+        for p in files:
+            data, have = full[p], p.stat().st_size
+            p.write_bytes(data[: min(len(data), have + rnd.randrange(len(data) // 2 + 1))])
+    for p in files:
+        p.write_bytes(full[p])
+    led.sync([root])
+    same(snapshot(led), fresh(root, tmp_path))
+
+
+def test_parallel_read_gives_the_same_ledger(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate(root, TreeSpec(projects=2, sessions=5), seed=8)
+    sequential = fresh(root, tmp_path)
+    monkeypatch.setattr(ledger_module, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with Ledger(tmp_path / "par.sqlite3") as led:
+        led.sync([root])
+        same(snapshot(led), sequential)
+
+
+def test_bad_lines_are_skipped_counted_and_remembered(root: Path, led: Ledger) -> None:
+    path = root / "projects" / "p" / "s.jsonl"
+    write(
+        path,
+        [
+            "{broken",
+            '{"message":{"usage":{"input_tokens":1,"output_tokens":null}},'
+            '"timestamp":"2026-03-01T10:00:00Z"}',
+            assistant(T, "m1", "r1"),
+        ],
+    )
+    result = led.sync([root])
+    assert len(result.skipped) == 1  # "{broken" carries no usage marker
+    assert [r[0] for r in led.skipped_lines()] == [str(path)]
+    assert led.stats()["responses"] == 1
+
+
+def test_unreadable_files_are_reported(root: Path, led: Ledger) -> None:
+    folder = root / "projects" / "p"
+    write(folder / "ok.jsonl", [assistant(T, "m1", "r1")])
+    (folder / "dangling.jsonl").symlink_to(folder / "nowhere.jsonl")
+    result = led.sync([root])
+    assert [p for p, _ in result.unreadable] == [str(folder / "dangling.jsonl")]
+    assert led.stats()["responses"] == 1
+
+
+def test_costs_are_recomputed_when_prices_change(root: Path, tmp_path: Path) -> None:
+    write(
+        root / "projects" / "p" / "s.jsonl",
+        [assistant(T, "m1", "r1", "claude-opus-4-6", input=1_000_000, output=0)],
+    )
+    path = tmp_path / "l.sqlite3"
+    with Ledger(path) as led:
+        led.sync([root])
+        led.db.execute("UPDATE line SET calc_cost = 0")
+        led.db.execute("UPDATE meta SET value = 'old' WHERE key = 'prices_version'")
+    with Ledger(path) as led:
+        assert snapshot(led)["daily"]["totals"]["totalCost"] == pytest.approx(5.0)
+
+
+def test_a_newer_ledger_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    with Ledger(path) as led:
+        led.db.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    with pytest.raises(ledger_module.LedgerError, match="newer promptpulse"):
+        Ledger(path)
+
+
+def test_project_filter_by_folder_path_or_name(root: Path, led: Ledger) -> None:
+    write(
+        root / "projects" / "-home-u-alpha" / "s.jsonl",
+        [assistant(T, "m1", "r1", cwd="/home/u/alpha", output=1)],
+    )
+    write(
+        root / "projects" / "-home-u-beta" / "s.jsonl",
+        [assistant(T, "m2", "r2", cwd="/home/u/beta", output=2)],
+    )
+    led.sync([root])
+    for name in ["-home-u-alpha", "/home/u/alpha", "alpha"]:
+        rows = led.usage_by_quarter_hour("auto", name)
+        assert sum(r.output_tokens for r in rows) == 1
