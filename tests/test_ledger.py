@@ -59,11 +59,11 @@ def test_appended_lines_are_read_once(root: Path, led: Ledger, tmp_path: Path) -
     path = root / "projects" / "p" / "s.jsonl"
     write(path, response(T, "m1", "r1", 3, output=100))
     first = led.sync([root])
-    assert (first.files_read, first.lines_added) == (1, 3)
+    assert (first.files_read, first.lines_added) == (1, 1)  # only the final chunk is kept
     assert led.sync([root]).files_read == 0  # nothing changed: nothing read
     write(path, response(T + timedelta(hours=1), "m2", "r2", 2, output=50), mode="a")
     second = led.sync([root])
-    assert second.lines_added == 2
+    assert second.lines_added == 1
     assert second.bytes_read < path.stat().st_size
     same(snapshot(led), fresh(root, tmp_path))
     assert snapshot(led)["daily"]["totals"]["outputTokens"] == 150

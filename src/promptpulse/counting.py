@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from promptpulse.sources import UsageLine
+
 
 class Candidate(NamedTuple):
     """What deduplication needs to know of one usage line."""
@@ -69,3 +71,31 @@ def _replays_removed(winners: Sequence[Candidate]) -> list[int]:
     if mains:
         return [w.id for w in mains]
     return [min(winners, key=_rank).id]
+
+
+def strongest_copies(lines: Sequence[UsageLine]) -> list[UsageLine]:
+    """Of the lines read from one file, the best copy in each group (lines without a message id
+    all stay). Every other copy loses to it wherever the rest of the group is, so storing only
+    these changes no count; it drops the streaming placeholders early."""
+    best: dict[tuple[str, str | None], UsageLine] = {}
+    out: list[UsageLine] = []
+    for line in lines:
+        mid = line[2]
+        if mid is None:
+            out.append(line)
+            continue
+        key = (mid, line[3])
+        kept = best.get(key)
+        if kept is None or _line_rank(line) < _line_rank(kept):
+            best[key] = line
+    out.extend(best.values())
+    out.sort(key=lambda line: line[0])
+    return out
+
+
+def _line_rank(line: UsageLine) -> tuple[bool, int, bool, int]:
+    """The rank of ``_rank`` for lines of one file (the path is the same; offsets order them)."""
+    total = (
+        line.input_tokens + line.output_tokens + line.cache_write_tokens + line.cache_read_tokens
+    )
+    return (line.sidechain, -total, line.speed is None, line.offset)

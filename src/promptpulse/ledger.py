@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from promptpulse import pricing
-from promptpulse.counting import Candidate, select_counted
-from promptpulse.sources import FileRead, LogFile, Skipped, UsageLine, find_log_files, read_file
+from promptpulse.counting import Candidate, select_counted, strongest_copies
+from promptpulse.sources import FileRead, LogFile, Skipped, find_log_files, read_file
 
 SCHEMA_VERSION = 1
 HEAD_BYTES = 256
@@ -66,6 +66,9 @@ CREATE TABLE IF NOT EXISTS skipped (
     reason TEXT NOT NULL,
     PRIMARY KEY (file_id, offset)
 );
+"""
+_INDEX_NAMES = ["line_message", "line_file"]
+_INDEXES = """
 CREATE INDEX IF NOT EXISTS line_message ON line(message_id);
 CREATE INDEX IF NOT EXISTS line_file ON line(file_id);
 """
@@ -87,6 +90,16 @@ class SyncResult:
     skipped: list[tuple[str, Skipped]] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     torn: list[str] = field(default_factory=list)
+
+
+class _Work(NamedTuple):
+    """A file to read: where it goes in the ledger and where to start."""
+
+    file_id: int
+    log: LogFile
+    stat: os.stat_result
+    start: int
+    head: bytes  # what the ledger knows of its beginning
 
 
 class UsageRow(NamedTuple):
@@ -123,10 +136,10 @@ class Ledger:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
+        self.db.executescript(_SCHEMA + _INDEXES)
         version = self._meta("schema_version")
         if version is None:
             self._set_meta("schema_version", str(SCHEMA_VERSION))
@@ -203,7 +216,8 @@ class Ledger:
                 "SELECT id, path, size, mtime_ns, inode, read_to, head FROM file"
             )
         }
-        work: list[tuple[LogFile, int, os.stat_result]] = []
+        next_file_id = self._next_id("file")
+        work: list[_Work] = []
         reset_ids: list[int] = []
         for log in files:
             try:
@@ -213,44 +227,53 @@ class Ledger:
                 continue
             row = known.get(log.path)
             if row is None:
-                work.append((log, 0, st))
+                work.append(_Work(next_file_id, log, st, 0, b""))
+                next_file_id += 1
                 continue
             file_id, _path, size, mtime_ns, inode, read_to, head = row
             if st.st_size == size and st.st_mtime_ns == mtime_ns and st.st_ino == inode:
                 continue
             if st.st_ino == inode and st.st_size >= read_to and _head(log.path) == head:
-                work.append((log, read_to, st))
+                work.append(_Work(file_id, log, st, read_to, head))
             else:
                 reset_ids.append(file_id)
-                work.append((log, 0, st))
-        seen_paths = {f.path for f in files}
-        missing = [row[0] for path, row in known.items() if path not in seen_paths]
+                work.append(_Work(file_id, log, st, 0, b""))
+        seen = {f.path for f in files}
+        missing = [(row[0],) for path, row in known.items() if path not in seen]
 
-        reads = _read_all([(w[0].path, w[1]) for w in work], progress)
-        with self._transaction():
-            if missing:
-                self.db.executemany(
-                    "UPDATE file SET missing = 1 WHERE id = ?", [(i,) for i in missing]
-                )
+        fresh = self._next_id("line") == 1  # a first sync: index after loading, much faster
+        with self._transaction(), _collector_paused():
+            self.db.executemany("UPDATE file SET missing = 1 WHERE id = ?", missing)
             touched = self._drop_lines_of(reset_ids)
-            new_lines: list[tuple[int, str, UsageLine]] = []
-            for (log, _start, st), read in zip(work, reads, strict=True):
+            if fresh:
+                for name in _INDEX_NAMES:
+                    self.db.execute(f"DROP INDEX IF EXISTS {name}")
+            first_id = next_id = self._next_id("line")
+            candidates: list[Candidate] = []
+            pending: list[tuple[_Work, FileRead]] = []
+            pending_lines = 0
+            # Store results as they arrive, so that this process works while others read.
+            for index, read in _read_all([(w.log.path, w.start) for w in work], progress):
+                w = work[index]
                 if read.error is not None:
-                    result.unreadable.append((log.path, read.error))
+                    result.unreadable.append((w.log.path, read.error))
                     continue
+                pending.append((w, read))
+                pending_lines += len(read.lines)
                 result.files_read += 1
                 result.bytes_read += read.end - read.start
-                result.skipped.extend((log.path, s) for s in read.skipped)
+                result.skipped.extend((w.log.path, s) for s in read.skipped)
                 if read.torn_tail:
-                    result.torn.append(log.path)
-                file_id = self._save_file(log, st, read)
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO skipped(file_id, offset, reason) VALUES (?, ?, ?)",
-                    [(file_id, s.offset, s.reason) for s in read.skipped],
-                )
-                new_lines.extend((file_id, log.path, line) for line in read.lines)
-            result.lines_added = len(new_lines)
-            self._add_lines(new_lines, touched)
+                    result.torn.append(w.log.path)
+                if pending_lines >= 2000:
+                    next_id = self._store(pending, next_id, candidates)
+                    pending, pending_lines = [], 0
+            next_id = self._store(pending, next_id, candidates)
+            if fresh:
+                for statement in _INDEXES.strip().splitlines():
+                    self.db.execute(statement)
+            self._mark_counted(candidates, touched, first_id, search_old=not fresh)
+            result.lines_added = next_id - first_id
         return result
 
     def _drop_lines_of(self, file_ids: list[int]) -> set[str]:
@@ -266,93 +289,108 @@ class Ledger:
             self.db.execute("DELETE FROM skipped WHERE file_id = ?", (file_id,))
         return touched
 
-    def _save_file(self, log: LogFile, st: os.stat_result, read: FileRead) -> int:
-        head = _head(log.path) if read.end > 0 else b""
-        row = self.db.execute(
-            "INSERT INTO file(path, project, session_id, size, mtime_ns, inode, read_to, head) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+    def _store(
+        self, reads: list[tuple[_Work, FileRead]], next_id: int, candidates: list[Candidate]
+    ) -> int:
+        """Save what was read of some files, their new lines not counted yet; the next line id."""
+        self.db.executemany(
+            "INSERT INTO file(id, path, project, session_id, size, mtime_ns, inode, read_to, "
+            "head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
             "size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode, "
-            "read_to = excluded.read_to, head = excluded.head, missing = 0 RETURNING id",
-            (
-                log.path,
-                log.project,
-                log.session_id,
-                st.st_size,
-                st.st_mtime_ns,
-                st.st_ino,
-                read.end,
-                head,
-            ),
-        ).fetchone()
-        return int(row[0])
-
-    def _add_lines(self, new: list[tuple[int, str, UsageLine]], touched: set[str]) -> None:
-        mids = touched | {line.message_id for _f, _p, line in new if line.message_id}
-        existing = self._candidates_for(mids) if mids else []
-        base_id = self._next_line_id()
-        candidates = [
-            Candidate(
-                base_id + n,
-                line.message_id,
-                line.request_id,
-                line.sidechain,
-                line.input_tokens
-                + line.output_tokens
-                + line.cache_write_tokens
-                + line.cache_read_tokens,
-                line.speed is not None,
-                path,
-                line.offset,
-            )
-            for n, (_f, path, line) in enumerate(new)
-        ]
-        counted = select_counted([*existing, *candidates])
-        find_price = pricing.find_price
-        line_cost = pricing.line_cost
+            "read_to = excluded.read_to, head = excluded.head, missing = 0",
+            [
+                (
+                    w.file_id,
+                    w.log.path,
+                    w.log.project,
+                    w.log.session_id,
+                    w.stat.st_size,
+                    w.stat.st_mtime_ns,
+                    w.stat.st_ino,
+                    read.end,
+                    read.head if read.head is not None else w.head,
+                )
+                for w, read in reads
+            ],
+        )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO skipped(file_id, offset, reason) VALUES (?, ?, ?)",
+            [(w.file_id, s.offset, s.reason) for w, read in reads for s in read.skipped],
+        )
+        rows: list[tuple[object, ...]] = []
+        find_price, line_cost = pricing.find_price, pricing.line_cost
+        for w, read in reads:
+            path, file_id = w.log.path, w.file_id
+            for (
+                offset,
+                ts,
+                mid,
+                rid,
+                side,
+                model,
+                speed,
+                i,
+                o,
+                cw,
+                cw1h,
+                cr,
+                cost_usd,
+                cwd,
+            ) in read.lines:
+                candidates.append(
+                    Candidate(
+                        next_id, mid, rid, side, i + o + cw + cr, speed is not None, path, offset
+                    )
+                )
+                cost = line_cost(find_price(model), i, o, cw, cw1h, cr, speed == "fast")
+                rows.append(
+                    (
+                        next_id,
+                        file_id,
+                        offset,
+                        ts,
+                        mid,
+                        rid,
+                        side,
+                        model,
+                        speed,
+                        i,
+                        o,
+                        cw,
+                        cw1h,
+                        cr,
+                        cost_usd,
+                        cost,
+                        cwd,
+                    )
+                )
+                next_id += 1
         self.db.executemany(
             "INSERT INTO line(id, file_id, offset, ts, message_id, request_id, sidechain, model, "
             "speed, input, output, cache_write, cache_write_1h, cache_read, cost_usd, calc_cost, "
-            "cwd, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    base_id + n,
-                    file_id,
-                    ln.offset,
-                    ln.timestamp_ms,
-                    ln.message_id,
-                    ln.request_id,
-                    ln.sidechain,
-                    ln.model,
-                    ln.speed,
-                    ln.input_tokens,
-                    ln.output_tokens,
-                    ln.cache_write_tokens,
-                    ln.cache_write_1h_tokens,
-                    ln.cache_read_tokens,
-                    ln.cost_usd,
-                    line_cost(
-                        find_price(ln.model),
-                        ln.input_tokens,
-                        ln.output_tokens,
-                        ln.cache_write_tokens,
-                        ln.cache_write_1h_tokens,
-                        ln.cache_read_tokens,
-                        ln.speed == "fast",
-                    ),
-                    ln.cwd,
-                    (base_id + n) in counted,
-                )
-                for n, (file_id, _path, ln) in enumerate(new)
-            ],
+            "cwd, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            rows,
         )
-        if existing:
-            self.db.executemany(
-                "UPDATE line SET counted = ? WHERE id = ?",
-                [(c.id in counted, c.id) for c in existing],
-            )
+        return next_id
 
-    def _next_line_id(self) -> int:
-        row = self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM line").fetchone()
+    def _mark_counted(
+        self, new: list[Candidate], touched: set[str], first_new: int, search_old: bool
+    ) -> None:
+        """Mark which lines count, among the new ones and the old ones they may replace."""
+        existing: list[Candidate] = []
+        if search_old:
+            mids = touched | {c.message_id for c in new if c.message_id is not None}
+            existing = self._candidates_for(mids)
+        counted = select_counted([*existing, *new])
+        self.db.executemany(
+            "UPDATE line SET counted = 1 WHERE id = ?",
+            [(i,) for i in counted if i >= first_new],
+        )
+        changed = [(c.id in counted, c.id) for c in existing]
+        self.db.executemany("UPDATE line SET counted = ? WHERE id = ?", changed)
+
+    def _next_id(self, table: Literal["file", "line"]) -> int:
+        row = self.db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()
         return int(row[0])
 
     def _candidates_for(self, message_ids: Iterable[str]) -> list[Candidate]:
@@ -440,6 +478,21 @@ class Ledger:
         return {"files": files, "files_deleted": missing, "lines": lines, "responses": counted}
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector: a sync makes hundreds of thousands of small
+    tuples and no cycles, and the collector's passes over them cost a tenth of the time."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class LedgerError(Exception):
     """The ledger cannot be used (written by a newer version, corrupt)."""
 
@@ -452,8 +505,11 @@ def _head(path: str) -> bytes:
         return b""
 
 
-def _read_all(items: list[tuple[str, int]], progress: ProgressCallback | None) -> list[FileRead]:
-    """Read files (from their offsets), on every core when there is enough to read."""
+def _read_all(
+    items: list[tuple[str, int]], progress: ProgressCallback | None
+) -> Iterator[tuple[int, FileRead]]:
+    """Read files (from their offsets), yielding (index, result) as each is done; on every
+    core when there is enough to read."""
     sizes = []
     for path, start in items:
         try:
@@ -463,15 +519,14 @@ def _read_all(items: list[tuple[str, int]], progress: ProgressCallback | None) -
     total = sum(sizes)
     workers = min(os.cpu_count() or 1, 4)
     if total < PARALLEL_BYTES or workers < 2 or len(items) < 2:
-        out = []
         done = 0
-        for (path, start), size in zip(items, sizes, strict=True):
-            out.append(read_file(path, start))
+        for index, ((path, start), size) in enumerate(zip(items, sizes, strict=True)):
+            yield index, _read_one(path, start)
             done += size
             if progress:
                 progress(done, total)
-        return out
-    return _read_parallel(items, sizes, total, workers, progress)
+        return
+    yield from _read_parallel(items, sizes, total, workers, progress)
 
 
 def _read_parallel(
@@ -480,18 +535,18 @@ def _read_parallel(
     total: int,
     workers: int,
     progress: ProgressCallback | None,
-) -> list[FileRead]:
+) -> Iterator[tuple[int, FileRead]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # Balanced batches: biggest files first, each to the lightest batch.
-    batches: list[list[int]] = [[] for _ in range(workers * 4)]
+    # Balanced batches, biggest files first, each to the lightest batch; small enough that
+    # results stream back while the rest is read.
+    batches: list[list[int]] = [[] for _ in range(workers * 8)]
     loads = [0] * len(batches)
     for i in sorted(range(len(items)), key=lambda i: -sizes[i]):
         j = loads.index(min(loads))
         batches[j].append(i)
         loads[j] += sizes[i]
-    results: list[FileRead | None] = [None] * len(items)
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     done = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -503,12 +558,21 @@ def _read_parallel(
         for fut in as_completed(futures):
             batch, load = futures[fut]
             for i, read in zip(batch, fut.result(), strict=True):
-                results[i] = read
+                yield i, read
             done += load
             if progress:
                 progress(done, total)
-    return [r for r in results if r is not None]
+
+
+def _read_one(path: str, start: int) -> FileRead:
+    read = read_file(path, start)
+    read.lines = strongest_copies(read.lines)
+    return read
 
 
 def _read_batch(items: list[tuple[str, int]]) -> list[FileRead]:
-    return [read_file(path, start) for path, start in items]
+    """Read in a worker process; lines travel back as plain tuples, which pickle fast."""
+    reads = [_read_one(path, start) for path, start in items]
+    for read in reads:
+        read.lines = [tuple(line) for line in read.lines]  # type: ignore[misc]
+    return reads

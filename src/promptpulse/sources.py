@@ -21,6 +21,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 BLOCK_SIZE = 8 << 20
+HEAD_BYTES = 256  # how much of a file's beginning identifies it
 _MARKER = b'"usage"'
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -234,6 +235,7 @@ class FileRead:
     skipped: list[Skipped] = field(default_factory=list)
     error: str | None = None
     torn_tail: bool = False
+    head: bytes | None = None  # the file's first HEAD_BYTES, when read from the start
 
 
 def read_file(path: str, start: int = 0, block_size: int = BLOCK_SIZE) -> FileRead:
@@ -251,10 +253,16 @@ def read_file(path: str, start: int = 0, block_size: int = BLOCK_SIZE) -> FileRe
 def _scan(f: BinaryIO, start: int, block_size: int, result: FileRead) -> None:
     carry = b""
     base = start  # file offset of buf[0]
+    remaining = os.fstat(f.fileno()).st_size - start
     while True:
-        block = f.read(block_size)
-        at_eof = len(block) < block_size
+        # Reading a small file whole is several times faster than asking for a large block.
+        whole = remaining < block_size
+        block = f.read() if whole else f.read(block_size)
+        remaining -= len(block)
+        at_eof = whole or len(block) < block_size
         buf = carry + block if carry else block
+        if base == 0 and result.head is None:
+            result.head = buf[:HEAD_BYTES]
         complete = buf.rfind(b"\n") + 1  # up to and including the last newline
         consumed = complete
         if at_eof and complete < len(buf):
