@@ -7,7 +7,7 @@ Generates (once, under benchmarks/data/) a tree of about 6,000 files and 115k us
 workers):
   - cold: an empty ledger;
   - warm: after about 1 MB of new lines is appended;
-  - ccusage 20.0.24 on the same tree (from ~/.cache/promptpulse-dev/ccusage, or $PROMPTPULSE_CCUSAGE);
+  - ccusage 20.0.24 on the same tree (~/.cache/promptpulse-dev/ccusage or $PROMPTPULSE_CCUSAGE);
   - cold again with one extra 600 MB log file among the rest (memory).
 Prints a Markdown table for docs/benchmarks.md.
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from logtree import TreeSpec, dumps, generate, response, user  # noqa: E402
+from logtree import TreeSpec, dumps, generate, response, user
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -38,8 +38,14 @@ def make_tree(root: Path, size_mb: int) -> None:
         return
     shutil.rmtree(root, ignore_errors=True)
     # ~6,000 files: 5,000 sessions plus their subagent files; ~115k usage lines.
-    spec = TreeSpec(projects=25, sessions=130, responses=14, days=60,
-                    filler=int(2700 * size_mb / 500), bad_lines=True)
+    spec = TreeSpec(
+        projects=25,
+        sessions=130,
+        responses=14,
+        days=60,
+        filler=int(2700 * size_mb / 500),
+        bad_lines=True,
+    )
     generate(root, spec, seed=42)
     marker.touch()
 
@@ -70,8 +76,13 @@ def append_new_lines(root: Path, megabytes: float) -> None:
         with path.open("a") as f:
             n = 0
             while written < per_file:
-                for line in response(t + timedelta(minutes=n), f"new_{i}_{n}_{time.time_ns()}",
-                                     f"newreq_{i}_{n}", 2, text="n" * 1500):
+                for line in response(
+                    t + timedelta(minutes=n),
+                    f"new_{i}_{n}_{time.time_ns()}",
+                    f"newreq_{i}_{n}",
+                    2,
+                    text="n" * 1500,
+                ):
                     text = dumps(line) + "\n"
                     f.write(text)
                     written += len(text)
@@ -80,12 +91,15 @@ def append_new_lines(root: Path, megabytes: float) -> None:
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of one run in a fresh process."""
-    wrapper = [sys.executable, "-c",
-               "import resource,subprocess,sys,time;t=time.perf_counter();"
-               "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
-               "d=time.perf_counter()-t;"
-               "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024, r.returncode)",
-               *cmd]
+    wrapper = [
+        sys.executable,
+        "-c",
+        "import resource,subprocess,sys,time;t=time.perf_counter();"
+        "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
+        "d=time.perf_counter()-t;"
+        "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024, r.returncode)",
+        *cmd,
+    ]
     out = subprocess.run(wrapper, env=env, capture_output=True, text=True, check=True).stdout
     seconds, rss, rc = out.split()
     if rc != "0":
@@ -107,11 +121,11 @@ def main() -> None:
     print(f"tree: {len(files)} files, {size / 1e6:.0f} MB, {usage_lines} usage lines")
 
     home = DATA / "home"
-    env = dict(os.environ, CLAUDE_CONFIG_DIR=str(root), PROMPTPULSE_HOME=str(home),
-               TZ="UTC")
+    env = dict(os.environ, CLAUDE_CONFIG_DIR=str(root), PROMPTPULSE_HOME=str(home), TZ="UTC")
     pp = [shutil.which("promptpulse") or "promptpulse", "report", "daily", "--json"]
     ccusage = os.environ.get("PROMPTPULSE_CCUSAGE") or str(
-        Path.home() / ".cache/promptpulse-dev/ccusage/node_modules/.bin/ccusage")
+        Path.home() / ".cache/promptpulse-dev/ccusage/node_modules/.bin/ccusage"
+    )
     rows = []
 
     cold = []
@@ -120,8 +134,10 @@ def main() -> None:
         cold.append(timed(pp, env))
     rows.append(("promptpulse cold (empty ledger)", cold))
     if Path(ccusage).exists():
-        cc = [timed([ccusage, "claude", "daily", "--json", "--offline"], env)
-              for _ in range(args.runs)]
+        cc = [
+            timed([ccusage, "claude", "daily", "--json", "--offline"], env)
+            for _ in range(args.runs)
+        ]
         rows.append(("ccusage 20.0.24 `claude daily --json --offline`", cc))
     unchanged = [timed(pp, env) for _ in range(args.runs)]
     rows.append(("promptpulse warm, nothing new", unchanged))
@@ -135,16 +151,21 @@ def main() -> None:
     if args.big_file_mb:
         make_big_file(root, args.big_file_mb)
         shutil.rmtree(home, ignore_errors=True)
-        rows.append((f"promptpulse cold with one {args.big_file_mb} MB file added",
-                     [timed(pp, env)]))
+        rows.append(
+            (f"promptpulse cold with one {args.big_file_mb} MB file added", [timed(pp, env)])
+        )
 
     print("\n| run | median s | max s | peak RSS MB |\n| --- | --- | --- | --- |")
     for name, runs in rows:
         secs = [r[0] for r in runs]
-        print(f"| {name} | {statistics.median(secs):.2f} | {max(secs):.2f} | "
-              f"{max(r[1] for r in runs):.0f} |")
-    print(f"\n(cpu: {os.cpu_count()} cores; "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB in the harness)")
+        print(
+            f"| {name} | {statistics.median(secs):.2f} | {max(secs):.2f} | "
+            f"{max(r[1] for r in runs):.0f} |"
+        )
+    print(
+        f"\n(cpu: {os.cpu_count()} cores; "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB in the harness)"
+    )
 
 
 if __name__ == "__main__":

@@ -18,9 +18,7 @@ T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 def snapshot(led: Ledger) -> dict[str, Any]:
     return {
-        "daily": periods_json(
-            "daily", by_period(led.usage_by_quarter_hour("calculate"), "daily", UTC)
-        ),
+        "daily": periods_json("daily", by_period(led.usage_by_day(UTC, "calculate"), "daily")),
         "sessions": sessions_json(by_session(led.usage_by_session("auto"), UTC)),
     }
 
@@ -248,5 +246,26 @@ def test_project_filter_by_folder_path_or_name(root: Path, led: Ledger) -> None:
     )
     led.sync([root])
     for name in ["-home-u-alpha", "/home/u/alpha", "alpha"]:
-        rows = led.usage_by_quarter_hour("auto", name)
+        rows = led.usage_by_day(UTC, "auto", name)
         assert sum(r.output_tokens for r in rows) == 1
+
+
+@pytest.mark.parametrize(
+    "zone",
+    ["Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe", "Asia/Kathmandu", "Europe/Paris"],
+)
+def test_days_in_sql_equal_days_line_by_line(root: Path, led: Ledger, zone: str) -> None:
+    """The SQL day grouping (offset spans) against each line's own local date."""
+    from collections import Counter
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    generate(root, TreeSpec(projects=2, sessions=6, responses=40, days=300), seed=9)
+    led.sync([root])
+    expected: Counter[tuple[str, str]] = Counter()
+    for line in led.usage_lines("auto"):
+        local = datetime.fromtimestamp(line.ts / 1000, tz).date().isoformat()
+        expected[(local, line.model)] += line.output_tokens
+    got = Counter({(r.day.isoformat(), r.model): r.output_tokens for r in led.usage_by_day(tz)})
+    assert got == expected

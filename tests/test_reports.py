@@ -3,14 +3,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from promptpulse.ledger import SessionRow, UsageRow
 from promptpulse.reports import (
+    DayRow,
+    SessionRow,
+    UsageRow,
     by_block,
     by_period,
     by_session,
     iso_ms,
     limit_status,
     max_block_tokens,
+    offset_spans,
     parse_day,
     periods_json,
     select_blocks,
@@ -36,48 +39,64 @@ def row(
     return UsageRow(ms(ts), model, i, o, cw, cr, cost)
 
 
-def test_days_follow_the_time_zone_including_half_hour_offsets() -> None:
-    rows = [row("2026-03-01T18:29:00"), row("2026-03-01T18:30:00"), row("2026-03-01T23:00:00")]
-    utc = by_period(rows, "daily", UTC)
-    assert [(p.key, p.usage.totals.input) for p in utc] == [("2026-03-01", 3)]
-    ist = by_period(rows, "daily", KOLKATA)  # +05:30: 18:30 UTC is midnight
-    assert [(p.key, p.usage.totals.input) for p in ist] == [("2026-03-01", 1), ("2026-03-02", 2)]
+def day(
+    d: str,
+    model: str = "claude-sonnet-4-5",
+    i: int = 1,
+    o: int = 2,
+    cw: int = 3,
+    cr: int = 4,
+    cost: float = 1.0,
+) -> DayRow:
+    return DayRow(date.fromisoformat(d), model, i, o, cw, cr, cost)
+
+
+def test_offset_spans_split_at_daylight_saving_changes() -> None:
+    assert offset_spans(KOLKATA, ms("2026-01-01T00:00:00"), ms("2026-12-31T00:00:00")) == [
+        (ms("2026-01-01T00:00:00"), 19_800_000)
+    ]
+    new_york = ZoneInfo("America/New_York")  # EST -5 until 2026-03-08 07:00 UTC, then EDT -4
+    spans = offset_spans(new_york, ms("2026-03-01T00:00:00"), ms("2026-03-20T00:00:00"))
+    assert spans == [
+        (ms("2026-03-01T00:00:00"), -18_000_000),
+        (ms("2026-03-08T07:00:00"), -14_400_000),
+    ]
+    assert offset_spans(UTC, 5, 5) == [(5, 0)]
 
 
 def test_weeks_start_on_sunday_unless_told() -> None:
-    rows = [row("2026-03-07T12:00:00"), row("2026-03-08T12:00:00")]  # Saturday, Sunday
-    assert [p.key for p in by_period(rows, "weekly", UTC)] == ["2026-03-01", "2026-03-08"]
-    monday = by_period(rows, "weekly", UTC, start_of_week=0)
-    assert [p.key for p in monday] == ["2026-03-02"]
+    rows = [day("2026-03-07"), day("2026-03-08")]  # Saturday, Sunday
+    assert [p.key for p in by_period(rows, "weekly")] == ["2026-03-01", "2026-03-08"]
+    assert [p.key for p in by_period(rows, "weekly", start_of_week=0)] == ["2026-03-02"]
 
 
 def test_months_since_until_and_order() -> None:
-    rows = [row("2026-01-31T12:00:00"), row("2026-02-01T12:00:00"), row("2026-02-20T12:00:00")]
-    assert [p.key for p in by_period(rows, "monthly", UTC)] == ["2026-01", "2026-02"]
-    some = by_period(rows, "daily", UTC, since=date(2026, 2, 1), until=date(2026, 2, 19))
+    rows = [day("2026-01-31"), day("2026-02-01"), day("2026-02-20")]
+    assert [p.key for p in by_period(rows, "monthly")] == ["2026-01", "2026-02"]
+    some = by_period(rows, "daily", since=date(2026, 2, 1), until=date(2026, 2, 19))
     assert [p.key for p in some] == ["2026-02-01"]
-    assert next(p.key for p in by_period(rows, "daily", UTC, order="desc")) == "2026-02-20"
+    assert next(p.key for p in by_period(rows, "daily", order="desc")) == "2026-02-20"
 
 
 def test_daily_json_has_ccusage_shape_and_hand_worked_totals() -> None:
     rows = [
-        row("2026-03-01T10:00:00", "claude-opus-4-6", 1, 50, 100, 1000, 0.00238),
-        row("2026-03-01T11:00:00", "claude-haiku-4-5", 5, 5, 0, 0, 0.00003),
-        row("2026-03-01T11:30:00", "<synthetic>", 0, 0, 0, 0, 0.0),
+        day("2026-03-01", "claude-opus-4-6", 1, 50, 100, 1000, 0.00238),
+        day("2026-03-01", "claude-haiku-4-5", 5, 5, 0, 0, 0.00003),
+        day("2026-03-01", "<synthetic>", 0, 0, 0, 0, 0.0),
     ]
-    doc = periods_json("daily", by_period(rows, "daily", UTC))
-    day = doc["daily"][0]
-    assert day["date"] == "2026-03-01"
+    doc = periods_json("daily", by_period(rows, "daily"))
+    first = doc["daily"][0]
+    assert first["date"] == "2026-03-01"
     assert (
-        day["inputTokens"],
-        day["outputTokens"],
-        day["cacheCreationTokens"],
-        day["cacheReadTokens"],
-        day["totalTokens"],
+        first["inputTokens"],
+        first["outputTokens"],
+        first["cacheCreationTokens"],
+        first["cacheReadTokens"],
+        first["totalTokens"],
     ) == (6, 55, 100, 1000, 1161)
-    assert day["totalCost"] == 0.00238 + 0.00003
-    assert day["modelsUsed"] == ["claude-opus-4-6", "claude-haiku-4-5"]
-    assert [m["modelName"] for m in day["modelBreakdowns"]] == [
+    assert first["totalCost"] == 0.00238 + 0.00003
+    assert first["modelsUsed"] == ["claude-opus-4-6", "claude-haiku-4-5"]
+    assert [m["modelName"] for m in first["modelBreakdowns"]] == [
         "claude-opus-4-6",
         "claude-haiku-4-5",
     ]

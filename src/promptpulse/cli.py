@@ -225,12 +225,11 @@ def _period_report(
     first, last = _day(since, "--since"), _day(until, "--until")
     week_start = _weekday(start_of_week)
     with _open_ledger(verbose, json_out) as ledger:
-        rows = ledger.usage_by_quarter_hour(mode.value, project)
+        rows = ledger.usage_by_day(tz, mode.value, project)
         _warn_unknown_models(ledger, project)
     periods = reports.by_period(
         rows,
         period,
-        tz,
         since=first,
         until=last,
         order=(order or Order.asc).value,

@@ -14,11 +14,13 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, tzinfo
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 from promptpulse import pricing
 from promptpulse.counting import Candidate, select_counted, strongest_copies
+from promptpulse.reports import DayRow, SessionRow, UsageRow, offset_spans
 from promptpulse.sources import FileRead, LogFile, Skipped, find_log_files, read_file
 
 SCHEMA_VERSION = 1
@@ -100,31 +102,6 @@ class _Work(NamedTuple):
     stat: os.stat_result
     start: int
     head: bytes  # what the ledger knows of its beginning
-
-
-class UsageRow(NamedTuple):
-    """Usage summed over counted lines that share a time (or time bucket) and a model."""
-
-    ts: int  # ms since the epoch
-    model: str  # with "-fast" for fast mode
-    input_tokens: int
-    output_tokens: int
-    cache_write_tokens: int
-    cache_read_tokens: int
-    cost: float
-
-
-class SessionRow(NamedTuple):
-    project: str
-    session_id: str
-    first_ts: int
-    last_ts: int
-    model: str
-    input_tokens: int
-    output_tokens: int
-    cache_write_tokens: int
-    cache_read_tokens: int
-    cost: float
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -417,18 +394,29 @@ class Ledger:
             [project, project, project, project],
         )
 
-    def usage_by_quarter_hour(
-        self, mode: CostMode = "auto", project: str | None = None
-    ) -> list[UsageRow]:
-        """Counted usage summed per 15-minute UTC bucket and model (every time zone's day starts
-        on a quarter hour, so days in any zone are sums of these)."""
+    def usage_by_day(
+        self, tz: tzinfo, mode: CostMode = "auto", project: str | None = None
+    ) -> list[DayRow]:
+        """Counted usage summed per local day (in ``tz``) and model, computed in SQL: the UTC
+        offset is constant between the zone's transitions, so each span shifts by its own."""
         where, args = self._where(project)
-        sql = (
-            f"SELECT (l.ts / 900000) * 900000 AS q, {_MODEL_SQL} AS m, SUM(l.input), "
-            f"SUM(l.output), SUM(l.cache_write), SUM(l.cache_read), SUM({_COST_SQL[mode]}) "
-            f"FROM line l WHERE {where} GROUP BY q, m ORDER BY q"
+        first, last = self.db.execute(
+            f"SELECT MIN(l.ts), MAX(l.ts) FROM line l WHERE {where}", args
+        ).fetchone()
+        if first is None:
+            return []
+        spans = offset_spans(tz, first, last)
+        shift = " ".join(
+            f"WHEN l.ts >= {start} THEN {offset}" for start, offset in reversed(spans[1:])
         )
-        return [UsageRow(*r) for r in self.db.execute(sql, args)]
+        shift = f"CASE {shift} ELSE {spans[0][1]} END" if shift else str(spans[0][1])
+        sql = (
+            f"SELECT (l.ts + {shift}) / 86400000 AS d, {_MODEL_SQL} AS m, SUM(l.input), "
+            f"SUM(l.output), SUM(l.cache_write), SUM(l.cache_read), SUM({_COST_SQL[mode]}) "
+            f"FROM line l WHERE {where} GROUP BY d, m ORDER BY d"
+        )
+        epoch = date(1970, 1, 1).toordinal()
+        return [DayRow(date.fromordinal(epoch + r[0]), *r[1:]) for r in self.db.execute(sql, args)]
 
     def usage_lines(self, mode: CostMode = "auto", project: str | None = None) -> list[UsageRow]:
         """Every counted line, oldest first."""

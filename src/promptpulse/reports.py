@@ -10,15 +10,51 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from promptpulse.ledger import SessionRow, UsageRow
 from promptpulse.pricing import SYNTHETIC_MODEL
 
 Period = Literal["daily", "weekly", "monthly"]
 Order = Literal["asc", "desc"]
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 HOUR_MS = 3_600_000
+
+
+class UsageRow(NamedTuple):
+    """Usage summed over counted lines that share a time (or time bucket) and a model."""
+
+    ts: int  # ms since the epoch
+    model: str  # with "-fast" for fast mode
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    cost: float
+
+
+class SessionRow(NamedTuple):
+    project: str
+    session_id: str
+    first_ts: int
+    last_ts: int
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    cost: float
+
+
+class DayRow(NamedTuple):
+    """Usage summed over counted lines of one local day and model."""
+
+    day: date
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    cost: float
 
 
 @dataclass
@@ -33,7 +69,7 @@ class Tokens:
     def total(self) -> int:
         return self.input + self.output + self.cache_write + self.cache_read
 
-    def add(self, row: UsageRow | SessionRow) -> None:
+    def add(self, row: UsageRow | DayRow | SessionRow) -> None:
         self.input += row.input_tokens
         self.output += row.output_tokens
         self.cache_write += row.cache_write_tokens
@@ -55,7 +91,7 @@ class Usage:
     totals: Tokens = field(default_factory=Tokens)
     models: dict[str, Tokens] = field(default_factory=dict)  # in order of first use
 
-    def add(self, row: UsageRow | SessionRow) -> None:
+    def add(self, row: UsageRow | DayRow | SessionRow) -> None:
         self.totals.add(row)
         per_model = self.models.get(row.model)
         if per_model is None:
@@ -158,10 +194,35 @@ def _in_range(d: date, since: date | None, until: date | None) -> bool:
 # --- daily, weekly, monthly -----------------------------------------------------------------
 
 
+def offset_spans(tz: tzinfo, first_ms: int, last_ms: int) -> list[tuple[int, int]]:
+    """(start, UTC offset) in ms for each stretch of [first_ms, last_ms] over which ``tz``'s
+    offset stays the same; the first stretch starts at ``first_ms``."""
+
+    def offset(ms: int) -> int:
+        delta = datetime.fromtimestamp(ms / 1000, tz).utcoffset()
+        return int(delta.total_seconds() * 1000) if delta else 0
+
+    spans = [(first_ms, offset(first_ms))]
+    step = 6 * HOUR_MS  # zones change their offset at most a few times a year
+    t = first_ms
+    while t < last_ms:
+        nxt = min(t + step, last_ms)
+        if offset(nxt) != spans[-1][1]:
+            lo, hi = t, nxt  # the change lies in (lo, hi]: find the exact millisecond
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if offset(mid) == spans[-1][1]:
+                    lo = mid
+                else:
+                    hi = mid
+            spans.append((hi, offset(hi)))
+        t = nxt
+    return spans
+
+
 def by_period(
-    rows: Iterable[UsageRow],
+    rows: Iterable[DayRow],
     period: Period,
-    tz: tzinfo,
     *,
     since: date | None = None,
     until: date | None = None,
@@ -171,15 +232,10 @@ def by_period(
     """Usage per local day, week or month; ``since``/``until`` select the days that count."""
     label = period_key(period, start_of_week)
     groups: dict[str, Usage] = {}
-    dates: dict[int, date] = {}
     for row in rows:
-        quarter = row.ts - row.ts % (HOUR_MS // 4)  # zones differ from UTC by quarter hours
-        d = dates.get(quarter)
-        if d is None:
-            d = dates[quarter] = local_date(quarter, tz)
-        if not _in_range(d, since, until):
+        if not _in_range(row.day, since, until):
             continue
-        key = label(d)
+        key = label(row.day)
         usage = groups.get(key)
         if usage is None:
             usage = groups[key] = Usage()

@@ -78,16 +78,26 @@ def find_log_files(roots: list[Path]) -> list[LogFile]:
     """Every ``*.jsonl`` below each root's ``projects/``, sorted by path."""
     files: list[LogFile] = []
     for root in roots:
-        projects = root / "projects"
-        base = len(str(projects)) + 1
-        for dirpath, _dirs, names in os.walk(projects, followlinks=True):
-            for name in names:
-                if name.endswith(".jsonl"):
-                    full = os.path.join(dirpath, name)
-                    project, session = session_of(tuple(full[base:].split(os.sep)))
-                    files.append(LogFile(full, project, session))
+        projects = str(root / "projects")
+        for path in _jsonl_below(projects):
+            project, session = session_of(tuple(path[len(projects) + 1 :].split(os.sep)))
+            files.append(LogFile(path, project, session))
     files.sort(key=lambda f: f.path)
     return files
+
+
+def _jsonl_below(folder: str) -> list[str]:
+    found: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    found.extend(_jsonl_below(entry.path))
+                elif entry.name.endswith(".jsonl"):  # a broken link too: it is reported
+                    found.append(entry.path)
+    except OSError:
+        pass  # a folder that vanished or cannot be listed: its files are not there to read
+    return found
 
 
 # --- one line ---------------------------------------------------------------------------------

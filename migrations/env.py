@@ -1,0 +1,26 @@
+"""Alembic environment: the engine comes from promptpulse_server.db (or DATABASE_URL)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from promptpulse_server.models import Base
+
+config = context.config
+engine = config.attributes.get("engine")
+if engine is None:  # run by the alembic command line
+    from promptpulse_server.db import make_engine
+    from promptpulse_server.settings import Settings
+
+    engine = make_engine(Settings.from_env().database_url)
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,59 @@
+"""Settings, read from the environment once at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from promptpulse import config
+
+
+def database_url(raw: str | None) -> str:
+    """A SQLAlchemy URL from what hosting platforms give (``postgres://``, ``postgresql://``)
+    or the default SQLite file in the user data dir."""
+    if not raw:
+        path = config.data_dir() / "server.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, not {value!r}") from exc
+
+
+class SettingsError(Exception):
+    """A setting in the environment has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 8 << 20
+    signup_per_minute: int = 10
+    uploads_per_minute: int = 120
+    migrate_on_start: bool = True
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            database_url=database_url(env.get("DATABASE_URL", "").strip() or None),
+            host=env.get("HOST", "").strip() or "127.0.0.1",
+            port=_int("PORT", 8000),
+            max_body_bytes=_int("PROMPTPULSE_MAX_BODY_BYTES", 8 << 20),
+            signup_per_minute=_int("PROMPTPULSE_SIGNUPS_PER_MINUTE", 10),
+            uploads_per_minute=_int("PROMPTPULSE_UPLOADS_PER_MINUTE", 120),
+            migrate_on_start=env.get("PROMPTPULSE_MIGRATE_ON_START", "1") != "0",
+        )
