@@ -1,0 +1,526 @@
+"""The JSON API. Handlers are thin: parse, call ``queries``, shape the rows into ccusage's
+field names. Authentication is the ``X-API-Key`` header."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+from litestar import Request, Router, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_503_SERVICE_UNAVAILABLE
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from promptpulse_server import auth, queries, schemas
+from promptpulse_server.models import SessionUsage, User
+
+# --- dependencies ------------------------------------------------------------------------------
+
+
+def provide_db(state: State) -> Iterator[Session]:
+    """A database session per request; handlers commit what they write."""
+    session: Session = state.sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def provide_user(request: Request[Any, Any, Any], db: Session) -> User:
+    key = request.headers.get(auth.HEADER)
+    if not key:
+        raise NotAuthorizedException(f"missing {auth.HEADER} header")
+    found = queries.user_for_key_hash(db, auth.key_hash(key)) if auth.looks_like_key(key) else None
+    if found is None:
+        raise NotAuthorizedException(f"invalid or revoked {auth.HEADER}")
+    user, api_key = found
+    if not auth.same_hash(api_key.key_hash, auth.key_hash(key)):
+        raise NotAuthorizedException(f"invalid or revoked {auth.HEADER}")
+    db.commit()  # records last use
+    return user
+
+
+DEPENDENCIES = {
+    "db": Provide(provide_db, sync_to_thread=False),
+    "user": Provide(provide_user, sync_to_thread=True),
+}
+
+
+# --- parameters --------------------------------------------------------------------------------
+
+
+def _day(value: str | None, name: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    if len(text) == 8 and text.isdigit():
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise ClientException(f"{name}: {value!r} is not a day (YYYY-MM-DD or YYYYMMDD)") from exc
+
+
+def _zone(name: str, field: str = "timezone") -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ClientException(f"{field}: unknown time zone {name!r}") from exc
+
+
+Since = Annotated[str | None, Parameter(query="since", description="First day, YYYY-MM-DD")]
+Until = Annotated[str | None, Parameter(query="until", description="Last day, YYYY-MM-DD")]
+
+
+# --- shaping -----------------------------------------------------------------------------------
+
+
+def _breakdown(model: str, i: int, o: int, cw: int, cr: int, cost: float) -> schemas.ModelBreakdown:
+    return schemas.ModelBreakdown(
+        model_name=model,
+        input_tokens=i,
+        output_tokens=o,
+        cache_creation_tokens=cw,
+        cache_read_tokens=cr,
+        cost=cost,
+    )
+
+
+def _daily_row(day: dt.date, models: list[schemas.ModelBreakdown]) -> schemas.DailyRow:
+    models.sort(key=lambda m: -m.cost)
+    i = sum(m.input_tokens for m in models)
+    o = sum(m.output_tokens for m in models)
+    cw = sum(m.cache_creation_tokens for m in models)
+    cr = sum(m.cache_read_tokens for m in models)
+    return schemas.DailyRow(
+        date=day,
+        input_tokens=i,
+        output_tokens=o,
+        cache_creation_tokens=cw,
+        cache_read_tokens=cr,
+        total_tokens=i + o + cw + cr,
+        total_cost=sum(m.cost for m in models),
+        models_used=[m.model_name for m in models if m.model_name != "<synthetic>"],
+        model_breakdowns=[m for m in models if m.model_name != "<synthetic>"],
+    )
+
+
+def daily_report(rows: list[Any]) -> schemas.DailyReport:
+    by_day: dict[dt.date, list[schemas.ModelBreakdown]] = defaultdict(list)
+    for day, model, i, o, cw, cr, cost in rows:
+        by_day[day].append(_breakdown(model, int(i), int(o), int(cw), int(cr), float(cost)))
+    daily = [_daily_row(day, models) for day, models in sorted(by_day.items())]
+    totals = schemas.Totals(
+        input_tokens=sum(d.input_tokens for d in daily),
+        output_tokens=sum(d.output_tokens for d in daily),
+        cache_creation_tokens=sum(d.cache_creation_tokens for d in daily),
+        cache_read_tokens=sum(d.cache_read_tokens for d in daily),
+        total_tokens=sum(d.total_tokens for d in daily),
+        total_cost=sum(d.total_cost for d in daily),
+    )
+    return schemas.DailyReport(daily=daily, totals=totals)
+
+
+def _session_row(usages: list[SessionUsage]) -> schemas.SessionRow:
+    models = [
+        _breakdown(
+            u.model,
+            u.input_tokens,
+            u.output_tokens,
+            u.cache_creation_tokens,
+            u.cache_read_tokens,
+            u.cost,
+        )
+        for u in usages
+    ]
+    day = _daily_row(dt.date.min, models)
+    first = usages[0]
+    return schemas.SessionRow(
+        session_id=first.session_id,
+        project_path=first.project,
+        first_activity=min(u.first_activity for u in usages),
+        last_activity=max(u.last_activity for u in usages),
+        model_breakdowns=day.model_breakdowns,
+        models_used=day.models_used,
+        input_tokens=day.input_tokens,
+        output_tokens=day.output_tokens,
+        cache_creation_tokens=day.cache_creation_tokens,
+        cache_read_tokens=day.cache_read_tokens,
+        total_tokens=day.total_tokens,
+        total_cost=day.total_cost,
+    )
+
+
+def _upload_result(batch_id: str, stored: queries.Stored) -> schemas.UploadResult:
+    return schemas.UploadResult(
+        batch_id=batch_id,
+        duplicate=stored.duplicate,
+        daily=stored.daily,
+        sessions=stored.sessions,
+        blocks=stored.blocks,
+    )
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+
+@get("/health", sync_to_thread=True, tags=["health"])
+def health(db: Session, state: State) -> schemas.Health:
+    """Liveness and database reachability."""
+    try:
+        queries.ping(db)
+    except SQLAlchemyError as exc:
+        raise HTTPException(
+            status_code=HTTP_503_SERVICE_UNAVAILABLE, detail="database unreachable"
+        ) from exc
+    return schemas.Health(status="ok", database=state.engine.dialect.name)
+
+
+@post(
+    "/api/users",
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    tags=["users"],
+    opt={"rate_limit": "signup"},
+)
+def create_user(data: schemas.NewUser, db: Session) -> schemas.CreatedUser:
+    """Create an account; its first API key is in the answer, once."""
+    if queries.user_by_name(db, data.username) is not None:
+        raise HTTPException(
+            status_code=HTTP_409_CONFLICT, detail=f"username {data.username!r} is taken"
+        )
+    key = auth.new_key()
+    try:
+        user = queries.create_user(db, data.username, data.display_name)
+        queries.add_key(db, user, "first key", auth.key_hash(key), auth.shown_prefix(key))
+        db.commit()
+    except IntegrityError as exc:
+        db.rollback()
+        raise HTTPException(
+            status_code=HTTP_409_CONFLICT, detail=f"username {data.username!r} is taken"
+        ) from exc
+    return schemas.CreatedUser(username=user.username, display_name=user.display_name, api_key=key)
+
+
+def _user_out(u: User) -> schemas.UserOut:
+    return schemas.UserOut(
+        username=u.username,
+        display_name=u.display_name,
+        created_at=u.created_at,
+        leaderboard_opt_in=u.leaderboard_opt_in,
+        timezone=u.timezone,
+    )
+
+
+@get("/api/users", sync_to_thread=True, tags=["users"])
+def list_users(db: Session, user: User) -> list[schemas.UserOut]:
+    """Every account (names only: no keys, no secrets)."""
+    return [_user_out(u) for u in queries.list_users(db)]
+
+
+@get("/api/users/me", sync_to_thread=True, tags=["users"])
+def me(user: User) -> schemas.UserOut:
+    return _user_out(user)
+
+
+@patch("/api/users/me", sync_to_thread=True, tags=["users"])
+def update_me(data: schemas.UserUpdate, db: Session, user: User) -> schemas.UserOut:
+    """Change the display name, the leaderboard opt-in or the time zone."""
+    if data.timezone is not None:
+        _zone(data.timezone)
+    queries.update_user(db, user, data)
+    db.commit()
+    return _user_out(user)
+
+
+@delete("/api/users/me", sync_to_thread=True, tags=["users"])
+def delete_me(db: Session, user: User) -> None:
+    """Delete the account and all its data."""
+    queries.delete_user(db, user)
+    db.commit()
+
+
+def _key_out(k: Any) -> schemas.KeyOut:
+    return schemas.KeyOut(
+        id=k.id,
+        label=k.label,
+        prefix=k.prefix,
+        created_at=k.created_at,
+        last_used_at=k.last_used_at,
+        revoked_at=k.revoked_at,
+    )
+
+
+@get("/api/keys", sync_to_thread=True, tags=["keys"])
+def list_keys(db: Session, user: User) -> list[schemas.KeyOut]:
+    return [_key_out(k) for k in queries.list_keys(db, user)]
+
+
+@post("/api/keys", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["keys"])
+def create_key(data: schemas.NewKey, db: Session, user: User) -> schemas.CreatedKey:
+    """A new key for this account, shown once."""
+    key = auth.new_key()
+    row = queries.add_key(db, user, data.label, auth.key_hash(key), auth.shown_prefix(key))
+    db.commit()
+    return schemas.CreatedKey(id=row.id, label=row.label, api_key=key)
+
+
+@delete("/api/keys/{key_id:int}", sync_to_thread=True, tags=["keys"])
+def revoke_key(key_id: int, db: Session, user: User) -> None:
+    if queries.revoke_key(db, user, key_id) is None:
+        raise NotFoundException(f"no key {key_id}")
+    db.commit()
+
+
+@post("/api/v1/uploads", sync_to_thread=True, tags=["uploads"], opt={"rate_limit": "upload"})
+def upload(data: schemas.UploadBatch, db: Session, user: User) -> schemas.UploadResult:
+    """The collector's upload: daily, session and block rows of one machine, one transaction."""
+    machine = queries.machine_for(db, user, data.machine.id, data.machine.hostname)
+    stored = queries.store_batch(
+        db,
+        user,
+        machine,
+        data.batch_id,
+        data.generated_at,
+        data.daily,
+        data.sessions,
+        data.blocks,
+        source="collector",
+    )
+    db.commit()
+    return _upload_result(data.batch_id, stored)
+
+
+@post("/claude-code-stats", sync_to_thread=True, tags=["uploads"], opt={"rate_limit": "upload"})
+def ccusage_upload(
+    data: schemas.CcusageDaily,
+    db: Session,
+    user: User,
+    username: Annotated[str, Parameter(query="username", min_length=1)],
+    machine: Annotated[str, Parameter(query="machine", min_length=1, max_length=200)],
+) -> schemas.UploadResult:
+    """The body of ``ccusage daily --json`` for the key's own user, from one machine."""
+    if username.lower() != user.username.lower():
+        raise PermissionDeniedException(f"username: this key belongs to {user.username!r}")
+    # the same report sent again is the same batch, and changes nothing
+    batch_id = "ccusage-" + hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:48]
+    row = queries.machine_for(db, user, machine, machine)
+    stored = queries.store_batch(
+        db, user, row, batch_id, queries.utcnow(), data.daily, [], [], source="ccusage"
+    )
+    db.commit()
+    return _upload_result(batch_id, stored)
+
+
+@get("/api/usage/aggregate", sync_to_thread=True, tags=["usage"])
+def aggregate(
+    db: Session,
+    user: User,
+    since: Since = None,
+    until: Until = None,
+    machine: str | None = None,
+    model: str | None = None,
+) -> schemas.DailyReport:
+    """Daily usage in ccusage's daily shape, summed over the user's machines."""
+    rows = queries.daily_rows(db, user, _day(since, "since"), _day(until, "until"), machine, model)
+    return daily_report(rows)
+
+
+@get("/api/machines", sync_to_thread=True, tags=["usage"])
+def list_machines(db: Session, user: User) -> schemas.MachineList:
+    return schemas.MachineList(
+        machines=[
+            schemas.MachineOut(
+                id=m.machine_key,
+                hostname=m.hostname,
+                first_seen=m.first_seen,
+                last_seen=m.last_seen,
+                total_tokens=int(tokens),
+                total_cost=float(cost),
+            )
+            for m, tokens, cost in queries.machines(db, user)
+        ]
+    )
+
+
+@get("/api/usage/sessions", sync_to_thread=True, tags=["usage"])
+def sessions(
+    db: Session,
+    user: User,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, Parameter(query="limit", ge=1, le=1000)] = 50,
+    project: Annotated[str | None, Parameter(query="projectPath")] = None,
+) -> schemas.SessionList:
+    """The most recent sessions, newest first."""
+    rows = queries.session_rows(
+        db, user, limit, project, _day(since, "since"), _day(until, "until")
+    )
+    grouped = queries.group_sessions(rows)
+    return schemas.SessionList(sessions=[_session_row(u) for u in grouped.values()])
+
+
+@get("/api/usage/blocks", sync_to_thread=True, tags=["usage"])
+def blocks(
+    db: Session, user: User, active_only: Annotated[bool, Parameter(query="activeOnly")] = False
+) -> schemas.BlockList:
+    """5-hour blocks, newest first (``activeOnly``: those not yet over)."""
+    now = queries.utcnow()
+    rows = queries.block_rows(db, user, now if active_only else None)
+    return schemas.BlockList(
+        blocks=[
+            schemas.BlockRow(
+                id=b.start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                start_time=b.start,
+                end_time=b.end,
+                actual_end_time=b.last_entry,
+                entries=b.entries,
+                is_active=b.start <= now < b.end,
+                token_counts=schemas.BlockTokens(
+                    input_tokens=b.input_tokens,
+                    output_tokens=b.output_tokens,
+                    cache_creation_input_tokens=b.cache_creation_tokens,
+                    cache_read_input_tokens=b.cache_read_tokens,
+                ),
+                total_tokens=b.input_tokens
+                + b.output_tokens
+                + b.cache_creation_tokens
+                + b.cache_read_tokens,
+                cost_usd=b.cost,
+                models=list(b.models),
+            )
+            for b in rows
+        ]
+    )
+
+
+@get("/api/usage/analytics/patterns", sync_to_thread=True, tags=["analytics"])
+def patterns(
+    db: Session, user: User, period: Literal["day", "week"] = "day", timezone: str | None = None
+) -> schemas.Patterns:
+    """Usage by hour of day (``day``) or day of week (``week``, 0 is Monday), by the local time
+    each 5-hour block started."""
+    zone_name = timezone or user.timezone
+    zone = _zone(zone_name)
+    size = 24 if period == "day" else 7
+    tokens, cost = [0] * size, [0.0] * size
+    for start, t, c in queries.block_hours(db, user):
+        local = queries._aware(start).astimezone(zone)
+        k = local.hour if period == "day" else local.weekday()
+        tokens[k] += int(t)
+        cost[k] += float(c)
+    return schemas.Patterns(
+        period=period,
+        timezone=zone_name,
+        points=[
+            schemas.PatternPoint(key=k, total_tokens=tokens[k], total_cost=cost[k])
+            for k in range(size)
+        ],
+    )
+
+
+@get("/api/usage/analytics/costs", sync_to_thread=True, tags=["analytics"])
+def costs(
+    db: Session,
+    user: User,
+    group_by: Annotated[
+        Literal["project", "model", "machine", "day"], Parameter(query="groupBy")
+    ] = "model",
+    since: Since = None,
+    until: Until = None,
+) -> schemas.CostReport:
+    """Cost and tokens grouped by project, model, machine or day, costliest first."""
+    rows = queries.costs_by(db, user, group_by, _day(since, "since"), _day(until, "until"))
+    return schemas.CostReport(
+        group_by=group_by,
+        items=[
+            schemas.CostItem(key=str(k), total_tokens=int(t or 0), total_cost=float(c or 0))
+            for k, t, c in rows
+        ],
+    )
+
+
+def first_day(period: str, zone: ZoneInfo, now: dt.datetime) -> dt.date | None:
+    """The first day that counts for a leaderboard period, in a zone (weeks start Monday)."""
+    today = now.astimezone(zone).date()
+    if period == "today":
+        return today
+    if period == "week":
+        return today - dt.timedelta(days=today.weekday())
+    if period == "month":
+        return today.replace(day=1)
+    return None
+
+
+@get("/api/leaderboard/{period:str}", sync_to_thread=True, tags=["leaderboard"])
+def leaderboard(
+    db: Session, user: User, period: str, by: Literal["cost", "tokens"] = "cost"
+) -> schemas.Leaderboard:
+    """Users who opted in, ranked; each user's days are counted in their own time zone."""
+    if period not in ("today", "week", "month", "all"):
+        raise ClientException("period: use today, week, month or all")
+    now = queries.utcnow()
+    since = None
+    if period != "all":
+        since = {}
+        for zone in queries.opted_in_timezones(db):
+            first = first_day(period, _zone(zone), now)
+            if first is not None:
+                since[zone] = first
+    rows = queries.leaderboard(db, since)
+    rows.sort(key=lambda r: -(float(r[2] or 0) if by == "cost" else int(r[1] or 0)))
+    return schemas.Leaderboard(
+        period=cast(Any, period),
+        by=by,
+        entries=[
+            schemas.LeaderboardEntry(
+                rank=n,
+                username=u.username,
+                display_name=u.display_name,
+                total_tokens=int(t or 0),
+                total_cost=float(c or 0),
+            )
+            for n, (u, t, c) in enumerate(rows, start=1)
+        ],
+    )
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        health,
+        create_user,
+        list_users,
+        me,
+        update_me,
+        delete_me,
+        list_keys,
+        create_key,
+        revoke_key,
+        upload,
+        ccusage_upload,
+        aggregate,
+        list_machines,
+        sessions,
+        blocks,
+        patterns,
+        costs,
+        leaderboard,
+    ],
+    dependencies=DEPENDENCIES,
+)

@@ -1,0 +1,65 @@
+"""``create_app()``: the Litestar application."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from promptpulse import __version__
+from promptpulse_server import api, db
+from promptpulse_server.settings import Settings
+
+
+def _only(kind: str) -> Callable[[Request[Any, Any, Any]], bool]:
+    def check(request: Request[Any, Any, Any]) -> bool:
+        return bool(request.route_handler.opt.get("rate_limit") == kind)
+
+    return check
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    engine = db.make_engine(settings.database_url)
+
+    def on_startup(app: Litestar) -> None:
+        if settings.migrate_on_start:
+            db.migrate(engine)
+
+    def on_shutdown(app: Litestar) -> None:
+        engine.dispose()
+
+    limits = [
+        RateLimitConfig(
+            ("minute", settings.signup_per_minute),
+            store="rate_limit_signup",
+            check_throttle_handler=_only("signup"),
+        ),
+        RateLimitConfig(
+            ("minute", settings.uploads_per_minute),
+            store="rate_limit_upload",
+            check_throttle_handler=_only("upload"),
+        ),
+    ]
+    return Litestar(
+        route_handlers=[api.router],
+        state=State(
+            {"engine": engine, "sessions": db.session_factory(engine), "settings": settings}
+        ),
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        middleware=[limit.middleware for limit in limits],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="promptpulse",
+            version=__version__,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        debug=False,
+    )
