@@ -45,3 +45,59 @@ def ccusage() -> str:
             capture_output=True,
         )
     return str(exe_path)
+
+
+# --- server databases: every API test runs on SQLite and on a real PostgreSQL ------------------
+
+SERVER_TABLES = [
+    "upload",
+    "block_usage",
+    "session_usage",
+    "daily_usage",
+    "machine",
+    "api_key",
+    "user_account",
+]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get("PROMPTPULSE_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(
+                "CI must run the PostgreSQL tests: scripts/test sets PROMPTPULSE_TEST_POSTGRES_URL"
+            )
+        pytest.skip("no PostgreSQL: run scripts/test, or set PROMPTPULSE_TEST_POSTGRES_URL")
+    return url
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres(postgres_url: str) -> str:
+    from sqlalchemy import text
+
+    from promptpulse_server import db
+    from promptpulse_server.settings import database_url
+
+    url = database_url(postgres_url)
+    engine = db.make_engine(url)
+    with engine.begin() as conn:  # start from nothing: the migrations build it all
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    db.migrate(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty server database URL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    url: str = request.getfixturevalue("_migrated_postgres")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(SERVER_TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 from litestar import Request, Router, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
     ClientException,
     HTTPException,
@@ -21,13 +21,16 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
 )
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from promptpulse_server import auth, queries, schemas
 from promptpulse_server.models import SessionUsage, User
+
+DB = NamedDependency[Session]
+CurrentUser = NamedDependency[User]
 
 # --- dependencies ------------------------------------------------------------------------------
 
@@ -41,22 +44,23 @@ def provide_db(state: State) -> Iterator[Session]:
         session.close()
 
 
-def provide_user(request: Request[Any, Any, Any], db: Session) -> User:
+def provide_user(request: Request[Any, Any, Any], db: DB) -> User:
     key = request.headers.get(auth.HEADER)
     if not key:
         raise NotAuthorizedException(f"missing {auth.HEADER} header")
-    found = queries.user_for_key_hash(db, auth.key_hash(key)) if auth.looks_like_key(key) else None
-    if found is None:
-        raise NotAuthorizedException(f"invalid or revoked {auth.HEADER}")
-    user, api_key = found
-    if not auth.same_hash(api_key.key_hash, auth.key_hash(key)):
+    digest = auth.key_hash(key)
+    found = queries.user_for_key_hash(db, digest) if auth.looks_like_key(key) else None
+    if found is None or not auth.same_hash(found[1].key_hash, digest):
+        # Litestar does not clean up other dependencies when this one fails: give the
+        # connection back now
+        db.rollback()
         raise NotAuthorizedException(f"invalid or revoked {auth.HEADER}")
     db.commit()  # records last use
-    return user
+    return found[0]
 
 
 DEPENDENCIES = {
-    "db": Provide(provide_db, sync_to_thread=False),
+    "db": Provide(provide_db),
     "user": Provide(provide_user, sync_to_thread=True),
 }
 
@@ -83,8 +87,8 @@ def _zone(name: str, field: str = "timezone") -> ZoneInfo:
         raise ClientException(f"{field}: unknown time zone {name!r}") from exc
 
 
-Since = Annotated[str | None, Parameter(query="since", description="First day, YYYY-MM-DD")]
-Until = Annotated[str | None, Parameter(query="until", description="Last day, YYYY-MM-DD")]
+Since = Annotated[str | None, QueryParameter(name="since", description="First day, YYYY-MM-DD")]
+Until = Annotated[str | None, QueryParameter(name="until", description="Last day, YYYY-MM-DD")]
 
 
 # --- shaping -----------------------------------------------------------------------------------
@@ -180,7 +184,7 @@ def _upload_result(batch_id: str, stored: queries.Stored) -> schemas.UploadResul
 
 
 @get("/health", sync_to_thread=True, tags=["health"])
-def health(db: Session, state: State) -> schemas.Health:
+def health(db: DB, state: State) -> schemas.Health:
     """Liveness and database reachability."""
     try:
         queries.ping(db)
@@ -198,7 +202,7 @@ def health(db: Session, state: State) -> schemas.Health:
     tags=["users"],
     opt={"rate_limit": "signup"},
 )
-def create_user(data: schemas.NewUser, db: Session) -> schemas.CreatedUser:
+def create_user(data: JSONBody[schemas.NewUser], db: DB) -> schemas.CreatedUser:
     """Create an account; its first API key is in the answer, once."""
     if queries.user_by_name(db, data.username) is not None:
         raise HTTPException(
@@ -228,18 +232,18 @@ def _user_out(u: User) -> schemas.UserOut:
 
 
 @get("/api/users", sync_to_thread=True, tags=["users"])
-def list_users(db: Session, user: User) -> list[schemas.UserOut]:
+def list_users(db: DB, user: CurrentUser) -> list[schemas.UserOut]:
     """Every account (names only: no keys, no secrets)."""
     return [_user_out(u) for u in queries.list_users(db)]
 
 
 @get("/api/users/me", sync_to_thread=True, tags=["users"])
-def me(user: User) -> schemas.UserOut:
+def me(user: CurrentUser) -> schemas.UserOut:
     return _user_out(user)
 
 
 @patch("/api/users/me", sync_to_thread=True, tags=["users"])
-def update_me(data: schemas.UserUpdate, db: Session, user: User) -> schemas.UserOut:
+def update_me(data: JSONBody[schemas.UserUpdate], db: DB, user: CurrentUser) -> schemas.UserOut:
     """Change the display name, the leaderboard opt-in or the time zone."""
     if data.timezone is not None:
         _zone(data.timezone)
@@ -249,7 +253,7 @@ def update_me(data: schemas.UserUpdate, db: Session, user: User) -> schemas.User
 
 
 @delete("/api/users/me", sync_to_thread=True, tags=["users"])
-def delete_me(db: Session, user: User) -> None:
+def delete_me(db: DB, user: CurrentUser) -> None:
     """Delete the account and all its data."""
     queries.delete_user(db, user)
     db.commit()
@@ -267,12 +271,12 @@ def _key_out(k: Any) -> schemas.KeyOut:
 
 
 @get("/api/keys", sync_to_thread=True, tags=["keys"])
-def list_keys(db: Session, user: User) -> list[schemas.KeyOut]:
+def list_keys(db: DB, user: CurrentUser) -> list[schemas.KeyOut]:
     return [_key_out(k) for k in queries.list_keys(db, user)]
 
 
 @post("/api/keys", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["keys"])
-def create_key(data: schemas.NewKey, db: Session, user: User) -> schemas.CreatedKey:
+def create_key(data: JSONBody[schemas.NewKey], db: DB, user: CurrentUser) -> schemas.CreatedKey:
     """A new key for this account, shown once."""
     key = auth.new_key()
     row = queries.add_key(db, user, data.label, auth.key_hash(key), auth.shown_prefix(key))
@@ -281,14 +285,14 @@ def create_key(data: schemas.NewKey, db: Session, user: User) -> schemas.Created
 
 
 @delete("/api/keys/{key_id:int}", sync_to_thread=True, tags=["keys"])
-def revoke_key(key_id: int, db: Session, user: User) -> None:
+def revoke_key(key_id: FromPath[int], db: DB, user: CurrentUser) -> None:
     if queries.revoke_key(db, user, key_id) is None:
         raise NotFoundException(f"no key {key_id}")
     db.commit()
 
 
 @post("/api/v1/uploads", sync_to_thread=True, tags=["uploads"], opt={"rate_limit": "upload"})
-def upload(data: schemas.UploadBatch, db: Session, user: User) -> schemas.UploadResult:
+def upload(data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser) -> schemas.UploadResult:
     """The collector's upload: daily, session and block rows of one machine, one transaction."""
     machine = queries.machine_for(db, user, data.machine.id, data.machine.hostname)
     stored = queries.store_batch(
@@ -308,11 +312,11 @@ def upload(data: schemas.UploadBatch, db: Session, user: User) -> schemas.Upload
 
 @post("/claude-code-stats", sync_to_thread=True, tags=["uploads"], opt={"rate_limit": "upload"})
 def ccusage_upload(
-    data: schemas.CcusageDaily,
-    db: Session,
-    user: User,
-    username: Annotated[str, Parameter(query="username", min_length=1)],
-    machine: Annotated[str, Parameter(query="machine", min_length=1, max_length=200)],
+    data: JSONBody[schemas.CcusageDaily],
+    db: DB,
+    user: CurrentUser,
+    username: Annotated[str, QueryParameter(name="username", min_length=1)],
+    machine: Annotated[str, QueryParameter(name="machine", min_length=1, max_length=200)],
 ) -> schemas.UploadResult:
     """The body of ``ccusage daily --json`` for the key's own user, from one machine."""
     if username.lower() != user.username.lower():
@@ -329,12 +333,12 @@ def ccusage_upload(
 
 @get("/api/usage/aggregate", sync_to_thread=True, tags=["usage"])
 def aggregate(
-    db: Session,
-    user: User,
+    db: DB,
+    user: CurrentUser,
     since: Since = None,
     until: Until = None,
-    machine: str | None = None,
-    model: str | None = None,
+    machine: FromQuery[str | None] = None,
+    model: FromQuery[str | None] = None,
 ) -> schemas.DailyReport:
     """Daily usage in ccusage's daily shape, summed over the user's machines."""
     rows = queries.daily_rows(db, user, _day(since, "since"), _day(until, "until"), machine, model)
@@ -342,7 +346,7 @@ def aggregate(
 
 
 @get("/api/machines", sync_to_thread=True, tags=["usage"])
-def list_machines(db: Session, user: User) -> schemas.MachineList:
+def list_machines(db: DB, user: CurrentUser) -> schemas.MachineList:
     return schemas.MachineList(
         machines=[
             schemas.MachineOut(
@@ -360,12 +364,12 @@ def list_machines(db: Session, user: User) -> schemas.MachineList:
 
 @get("/api/usage/sessions", sync_to_thread=True, tags=["usage"])
 def sessions(
-    db: Session,
-    user: User,
+    db: DB,
+    user: CurrentUser,
     since: Since = None,
     until: Until = None,
-    limit: Annotated[int, Parameter(query="limit", ge=1, le=1000)] = 50,
-    project: Annotated[str | None, Parameter(query="projectPath")] = None,
+    limit: Annotated[int, QueryParameter(name="limit", ge=1, le=1000)] = 50,
+    project: Annotated[str | None, QueryParameter(name="projectPath")] = None,
 ) -> schemas.SessionList:
     """The most recent sessions, newest first."""
     rows = queries.session_rows(
@@ -377,7 +381,9 @@ def sessions(
 
 @get("/api/usage/blocks", sync_to_thread=True, tags=["usage"])
 def blocks(
-    db: Session, user: User, active_only: Annotated[bool, Parameter(query="activeOnly")] = False
+    db: DB,
+    user: CurrentUser,
+    active_only: Annotated[bool, QueryParameter(name="activeOnly")] = False,
 ) -> schemas.BlockList:
     """5-hour blocks, newest first (``activeOnly``: those not yet over)."""
     now = queries.utcnow()
@@ -411,7 +417,10 @@ def blocks(
 
 @get("/api/usage/analytics/patterns", sync_to_thread=True, tags=["analytics"])
 def patterns(
-    db: Session, user: User, period: Literal["day", "week"] = "day", timezone: str | None = None
+    db: DB,
+    user: CurrentUser,
+    period: FromQuery[Literal["day", "week"]] = "day",
+    timezone: FromQuery[str | None] = None,
 ) -> schemas.Patterns:
     """Usage by hour of day (``day``) or day of week (``week``, 0 is Monday), by the local time
     each 5-hour block started."""
@@ -436,10 +445,10 @@ def patterns(
 
 @get("/api/usage/analytics/costs", sync_to_thread=True, tags=["analytics"])
 def costs(
-    db: Session,
-    user: User,
+    db: DB,
+    user: CurrentUser,
     group_by: Annotated[
-        Literal["project", "model", "machine", "day"], Parameter(query="groupBy")
+        Literal["project", "model", "machine", "day"], QueryParameter(name="groupBy")
     ] = "model",
     since: Since = None,
     until: Until = None,
@@ -469,7 +478,10 @@ def first_day(period: str, zone: ZoneInfo, now: dt.datetime) -> dt.date | None:
 
 @get("/api/leaderboard/{period:str}", sync_to_thread=True, tags=["leaderboard"])
 def leaderboard(
-    db: Session, user: User, period: str, by: Literal["cost", "tokens"] = "cost"
+    db: DB,
+    user: CurrentUser,
+    period: FromPath[str],
+    by: FromQuery[Literal["cost", "tokens"]] = "cost",
 ) -> schemas.Leaderboard:
     """Users who opted in, ranked; each user's days are counted in their own time zone."""
     if period not in ("today", "week", "month", "all"):

@@ -550,6 +550,8 @@ def leaderboard(s: Session, since: dict[str, dt.date] | None) -> list[Any]:
         .group_by(User.id)
     )
     if since is not None:
+        if not since:
+            return []
         q = q.where(
             or_(
                 *(
