@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.logging import LoggingConfig
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -22,6 +22,10 @@ def _only(kind: str) -> Callable[[Request[Any, Any, Any]], bool]:
         return bool(request.route_handler.opt.get("rate_limit") == kind)
 
     return check
+
+
+def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    return Response({"status_code": 400, "detail": "JSON is nested too deeply"}, status_code=400)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -62,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
         ),
+        exception_handlers={RecursionError: _too_deep},
         debug=False,
         # tracebacks go to the server's log, never into a response
         logging_config=LoggingConfig(log_exceptions="always"),

@@ -1,0 +1,237 @@
+"""Server speed against a real `promptpulse-server serve` on 127.0.0.1, on SQLite and PostgreSQL.
+
+    python benchmarks/server.py [--postgres URL] [--users 100]
+
+Measures, per database:
+  - one upload of a year of one machine (365 days x 5 models, 3,000 sessions, 2,500 blocks);
+  - a daily incremental upload (one day, 10 sessions, 2 blocks), median and p95 of 50;
+  - GET /api/usage/aggregate for one month with 100 users x 365 days x 5 models stored, p95 of
+    300 requests.
+Prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+MODELS = [
+    "claude-opus-4-6",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+    "claude-opus-4-1",
+    "claude-sonnet-4-6",
+]
+START = dt.date(2025, 1, 1)
+
+
+def breakdowns(rnd: random.Random, models: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "modelName": m,
+            "inputTokens": rnd.randrange(10**6),
+            "outputTokens": rnd.randrange(10**6),
+            "cacheCreationTokens": rnd.randrange(10**7),
+            "cacheReadTokens": rnd.randrange(10**8),
+            "cost": rnd.random() * 50,
+        }
+        for m in models
+    ]
+
+
+def year_batch(
+    rnd: random.Random,
+    machine: str,
+    days: int = 365,
+    sessions: int = 3000,
+    blocks: int = 2500,
+    first: dt.date = START,
+) -> dict[str, Any]:
+    base = dt.datetime.combine(first, dt.time(), dt.UTC)
+    iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # noqa: E731
+    return {
+        "batchId": uuid.uuid4().hex,
+        "generatedAt": iso(dt.datetime.now(dt.UTC)),
+        "machine": {"id": machine, "hostname": machine},
+        "daily": [
+            {
+                "date": (first + dt.timedelta(days=d)).isoformat(),
+                "modelBreakdowns": breakdowns(rnd, MODELS),
+            }
+            for d in range(days)
+        ],
+        "sessions": [
+            {
+                "sessionId": str(uuid.UUID(int=rnd.getrandbits(128))),
+                "projectPath": f"-home-dev-project-{n % 40}",
+                "firstActivity": iso(base + dt.timedelta(hours=n * 2.9)),
+                "lastActivity": iso(base + dt.timedelta(hours=n * 2.9 + 1)),
+                "modelBreakdowns": breakdowns(rnd, MODELS[:2]),
+            }
+            for n in range(sessions)
+        ],
+        "blocks": [
+            {
+                "startTime": iso(base + dt.timedelta(hours=n * 3.5 // 1)),
+                "endTime": iso(base + dt.timedelta(hours=n * 3.5 // 1 + 5)),
+                "actualEndTime": iso(base + dt.timedelta(hours=n * 3.5 // 1 + 2)),
+                "entries": 40,
+                "costUSD": rnd.random() * 30,
+                "models": MODELS[:2],
+                "tokenCounts": {
+                    "inputTokens": 1,
+                    "outputTokens": 2,
+                    "cacheCreationInputTokens": 3,
+                    "cacheReadInputTokens": 4,
+                },
+            }
+            for n in range(blocks)
+        ],
+    }
+
+
+def start_server(database_url: str, home: str) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        PORT=str(port),
+        PROMPTPULSE_HOME=home,
+        PROMPTPULSE_UPLOADS_PER_MINUTE="100000",
+        PROMPTPULSE_SIGNUPS_PER_MINUTE="100000",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from promptpulse_server.cli import main; main()", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[int(len(values) * 0.95) - 1]
+
+
+def run(name: str, database_url: str, users: int) -> list[tuple[str, str]]:
+    home = tempfile.mkdtemp()
+    proc, base = start_server(database_url, home)
+    rnd = random.Random(1)
+    rows = []
+    try:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            key = {"X-API-Key": c.post("/api/users", json={"username": "bench-0"}).json()["apiKey"]}
+            body = year_batch(rnd, "m-0")
+            t = time.perf_counter()
+            r = c.post("/api/v1/uploads", headers=key, json=body)
+            year = time.perf_counter() - t
+            assert r.status_code == 201, r.text
+            rows.append((f"{name}: upload a year of one machine", f"{year * 1000:.0f} ms"))
+            daily = []
+            for n in range(50):
+                small = year_batch(
+                    rnd,
+                    "m-0",
+                    days=1,
+                    sessions=10,
+                    blocks=2,
+                    first=START + dt.timedelta(days=365 + n),
+                )
+                t = time.perf_counter()
+                assert c.post("/api/v1/uploads", headers=key, json=small).status_code == 201
+                daily.append(time.perf_counter() - t)
+            rows.append(
+                (
+                    f"{name}: daily incremental upload (median / p95)",
+                    f"{statistics.median(daily) * 1000:.1f} / {p95(daily) * 1000:.1f} ms",
+                )
+            )
+            keys = [key]
+            for u in range(1, users):
+                k = {
+                    "X-API-Key": c.post("/api/users", json={"username": f"bench-{u}"}).json()[
+                        "apiKey"
+                    ]
+                }
+                keys.append(k)
+                assert (
+                    c.post(
+                        "/api/v1/uploads",
+                        headers=k,
+                        json=year_batch(rnd, f"m-{u}", sessions=0, blocks=0),
+                    ).status_code
+                    == 201
+                )
+            times = []
+            for _ in range(300):
+                k = rnd.choice(keys)
+                month = rnd.randrange(12) + 1
+                t = time.perf_counter()
+                r = c.get(
+                    "/api/usage/aggregate",
+                    headers=k,
+                    params={"since": f"2025-{month:02d}-01", "until": f"2025-{month:02d}-28"},
+                )
+                times.append(time.perf_counter() - t)
+                assert r.status_code == 200 and len(r.json()["daily"]) == 28
+            rows.append(
+                (
+                    f"{name}: aggregate one month, {users} users x 365 days stored (p95)",
+                    f"{p95(times) * 1000:.1f} ms",
+                )
+            )
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(home, ignore_errors=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--postgres", default=os.environ.get("PROMPTPULSE_TEST_POSTGRES_URL"))
+    ap.add_argument("--users", type=int, default=100)
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.users)
+    if args.postgres:
+        from sqlalchemy import create_engine, text
+
+        from promptpulse_server.settings import database_url
+
+        engine = create_engine(database_url(args.postgres))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        rows += run("PostgreSQL", args.postgres, args.users)
+    print("| measure | figure |\n| --- | --- |")
+    for name, figure in rows:
+        print(f"| {name} | {figure} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The real server as a subprocess, configured only through the environment, as a hosting
+platform runs it (Dockerfile and railway.json start exactly this)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = [sys.executable, "-c", "from promptpulse_server.cli import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def platform_url(database: str) -> str:
+    """The database URL as platforms spell it: postgres://... rather than SQLAlchemy's."""
+    return database.replace("postgresql+psycopg://", "postgres://")
+
+
+@pytest.fixture
+def server(platform_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    env = dict(
+        os.environ,
+        DATABASE_URL=platform_url,
+        PORT=str(port),
+        HOST="127.0.0.1",
+        PROMPTPULSE_HOME=str(tmp_path / "home"),
+    )
+    proc = subprocess.Popen(
+        [*SERVER, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            proc.kill()
+            pytest.fail(f"server did not start:\n{proc.communicate()[0]}")
+        yield base, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def test_serve_migrates_and_answers(server: tuple[str, dict[str, str]]) -> None:
+    base, env = server
+    out = subprocess.run(
+        [*SERVER, "create-user", "carol"], env=env, capture_output=True, text=True, check=True
+    )
+    key = out.stdout.strip()
+    assert key.startswith("pp_")
+    me = httpx.get(f"{base}/api/users/me", headers={"X-API-Key": key})
+    assert me.json()["username"] == "carol"
+    taken = subprocess.run(
+        [*SERVER, "create-user", "carol"], env=env, capture_output=True, text=True
+    )
+    assert taken.returncode == 2 and "taken" in taken.stderr and "Traceback" not in taken.stderr
+    crash = httpx.post(f"{base}/api/v1/uploads", headers={"X-API-Key": key}, content=b"[" * 100_000)
+    assert crash.status_code == 400 and "Traceback" not in crash.text
+
+
+def test_railway_runs_the_installed_command_with_the_health_check() -> None:
+    railway = json.loads((ROOT / "railway.json").read_text())
+    assert railway["deploy"]["healthcheckPath"] == "/health"
+    assert railway["deploy"]["startCommand"] == "promptpulse-server serve"
+    docker = (ROOT / "Dockerfile").read_text()
+    assert 'CMD ["promptpulse-server", "serve"]' in docker
+
+
+def test_missing_server_extra_is_explained(tmp_path: Path) -> None:
+    # a Python where litestar cannot be imported
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "litestar.py").write_text("raise ImportError('nope', name='litestar')\n")
+    env = dict(os.environ, PYTHONPATH=str(shadow))
+    out = subprocess.run([*SERVER, "serve"], env=env, capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "pip install 'promptpulse[server]'" in out.stderr
+    assert "Traceback" not in out.stderr
