@@ -156,3 +156,40 @@ def test_disagreeing_patterns_counted_once_everywhere(tmp_path: Path, ccusage: s
     assert totals["daily"]["totalTokens"] < min(
         theirs_daily["totalTokens"], theirs_session["totalTokens"]
     )
+
+
+def test_every_cost_difference_is_a_long_context_request(tmp_path: Path, ccusage: str) -> None:
+    """With long-context requests in the logs, ccusage's costs differ from ours exactly on the
+    days that have one (it bills only the tokens above 200k at the higher rate)."""
+    from promptpulse.ledger import Ledger
+    from promptpulse.pricing import find_price
+
+    root, home = tmp_path / "root", tmp_path / "home"
+    generate(root, TreeSpec(long_context=0.05), seed=21)
+    ours = _rows(
+        _run(
+            [sys.executable, "-m", "promptpulse", "report", "daily", "--json", "--timezone", "UTC"],
+            str(root),
+            home,
+        ),
+        "daily",
+    )
+    theirs = _rows(
+        _run([ccusage, "claude", "daily", "--json", "--offline", "-z", "UTC"], str(root), home),
+        "daily",
+    )
+    with Ledger(home / "data" / "ledger.sqlite3") as led:
+        long_days = set()
+        for ts, model, i, cw, cr in led.db.execute(
+            "SELECT ts, model, input, cache_write, cache_read FROM line "
+            "WHERE counted = 1 AND cost_usd IS NULL"
+        ):  # a logged costUSD is used as is
+            price = find_price(model)
+            if price and price.long_context and i + cw + cr > price.long_context_above:
+                long_days.add(datetime.fromtimestamp(ts / 1000, UTC).date().isoformat())
+    differing = {k[1] for k in ours if not _close(ours[k]["totalCost"], theirs[k]["totalCost"])}
+    assert long_days  # the tree has some
+    assert differing == long_days
+    for k in ours:
+        if k[1] in long_days:
+            assert ours[k]["totalCost"] > theirs[k]["totalCost"]  # ccusage undercharges
