@@ -298,49 +298,15 @@ class Ledger:
         find_price, line_cost = pricing.find_price, pricing.line_cost
         for w, read in reads:
             path, file_id = w.log.path, w.file_id
-            for (
-                offset,
-                ts,
-                mid,
-                rid,
-                side,
-                model,
-                speed,
-                i,
-                o,
-                cw,
-                cw1h,
-                cr,
-                cost_usd,
-                cwd,
-            ) in read.lines:
+            for line in read.lines:
+                offset, _ts, mid, rid, side, model, speed, i, o, cw, cw1h, cr, _usd, cwd = line
+                total = i + o + cw + cr
                 candidates.append(
-                    Candidate(
-                        next_id, mid, rid, side, i + o + cw + cr, speed is not None, path, offset
-                    )
+                    Candidate(next_id, mid, rid, side, total, speed is not None, path, offset)
                 )
                 cost = line_cost(find_price(model), i, o, cw, cw1h, cr, speed == "fast")
-                rows.append(
-                    (
-                        next_id,
-                        file_id,
-                        offset,
-                        ts,
-                        mid,
-                        rid,
-                        side,
-                        model,
-                        speed,
-                        i,
-                        o,
-                        cw,
-                        cw1h,
-                        cr,
-                        cost_usd,
-                        cost,
-                        cwd,
-                    )
-                )
+                # the line's fields in order, with the calculated cost before the cwd
+                rows.append((next_id, file_id, *line[:13], cost, cwd))
                 next_id += 1
         self.db.executemany(
             "INSERT INTO line(id, file_id, offset, ts, message_id, request_id, sidechain, model, "
