@@ -466,10 +466,20 @@ def test_openapi_schema_types_every_endpoint(client: TestClient[Any]) -> None:
     assert "UploadBatch" in str(schema["components"]["schemas"])
 
 
-def test_gzip_is_not_needed_but_body_limit_counts_bytes(client: TestClient[Any]) -> None:
-    key = signup(client)
-    body = gzip.compress(b"{}")
-    r = client.post(
-        "/api/v1/uploads", headers={**key, "Content-Type": "application/json"}, content=body
-    )
-    assert r.status_code == 400
+def test_gzip_bodies_are_accepted_and_limited(settings: Settings) -> None:
+    import json
+
+    small = Settings(database_url=settings.database_url, max_body_bytes=20_000)
+    with TestClient(create_app(small)) as client:
+        key = signup(client)
+        headers = {**key, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+        body = gzip.compress(json.dumps(batch()).encode())
+        r = client.post("/api/v1/uploads", headers=headers, content=body)
+        assert r.status_code == 201, r.text
+        assert aggregate(client, key)["totals"]["totalTokens"] == 210
+        assert (
+            client.post("/api/v1/uploads", headers=headers, content=b"not gzip").status_code == 400
+        )
+        bomb = gzip.compress(b" " * 1_000_000)  # small compressed, large inflated
+        assert len(bomb) < 20_000
+        assert client.post("/api/v1/uploads", headers=headers, content=bomb).status_code == 413

@@ -8,12 +8,14 @@ from typing import Any
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from promptpulse import __version__
 from promptpulse_server import api, db
+from promptpulse_server.gzip_body import GzipRequestMiddleware
 from promptpulse_server.settings import Settings
 
 
@@ -58,7 +60,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        middleware=[limit.middleware for limit in limits],
+        middleware=[
+            DefineMiddleware(GzipRequestMiddleware, max_bytes=settings.max_body_bytes),
+            *(limit.middleware for limit in limits),
+        ],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="promptpulse",
