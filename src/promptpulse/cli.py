@@ -113,7 +113,7 @@ VerboseOpt = Annotated[
 def _stderr() -> Any:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
 
 def _timezone(name: str | None) -> tzinfo:
@@ -449,16 +449,232 @@ def _token_limit(text: str | None, all_blocks: list[Any]) -> int | None:
     return value
 
 
+# --- the server: login, collect, status -----------------------------------------------------
+
+config_app = typer.Typer(
+    help="Show or change the settings (server, project privacy).", no_args_is_help=True
+)
+user_app = typer.Typer(help="Your account on the server.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(user_app, name="user")
+user_app.add_typer(config_app, name="config")
+
+
+def _config() -> Any:
+    from promptpulse.config import Config
+
+    return Config.load()
+
+
+def _client(server: str, api_key: str = "") -> Any:
+    from promptpulse.client import Client
+
+    if not server.startswith(("http://", "https://")):
+        raise UserError(f"server {server!r}: give a URL such as https://promptpulse.example.com")
+    return Client(server, api_key)
+
+
+def _server_call(fn: Any) -> Any:
+    from promptpulse.client import RejectedError, ServerError
+
+    try:
+        return fn()
+    except RejectedError as exc:
+        raise UserError(str(exc)) from exc
+    except ServerError as exc:
+        raise UserError(f"{exc} (check the URL, or try again later)") from exc
+
+
+@app.command()
+def login(
+    api_key: Annotated[str | None, typer.Argument(help="An existing API key to store.")] = None,
+    server: Annotated[str | None, typer.Option(help="The server's URL.")] = None,
+    username: Annotated[str | None, typer.Option(help="Create this account.")] = None,
+    key: Annotated[str | None, typer.Option("--api-key", help="Use an existing key.")] = None,
+) -> None:
+    """Connect to a server: create an account, or store an existing API key after checking it.
+    Asks for what is not given."""
+    from promptpulse import config as cfg
+    from promptpulse.ledger import Ledger
+
+    conf = _config()
+    server = server or conf.server or typer.prompt("Server URL", default="http://127.0.0.1:8000")
+    existing = key or api_key
+    if existing is None and username is None:
+        username = typer.prompt("Username (3-50 letters, digits, _ or -)")
+    if existing is None:
+        with _client(server) as c:
+            created = _server_call(lambda: c.request("POST", "/api/users", {"username": username}))
+        existing, name = created["apiKey"], created["username"]
+    else:
+        with _client(server, existing) as c:
+            name = _server_call(lambda: c.request("GET", "/api/users/me"))["username"]
+    if conf.server.rstrip("/") != server.rstrip("/") or conf.username != name:
+        with Ledger(cfg.ledger_path()) as ledger:
+            ledger.forget_uploads()  # a new server or account gets everything
+    conf.server, conf.api_key, conf.username = server.rstrip("/"), existing, name
+    path = conf.save()
+    typer.echo(f"Logged in to {conf.server} as {name} (key saved in {path}).")
+    typer.echo("Next: promptpulse collect")
+
+
+@app.command()
+def logout() -> None:
+    """Forget the API key (the local ledger stays)."""
+    conf = _config()
+    conf.api_key, conf.username = "", ""
+    conf.save()
+    typer.echo("Logged out.")
+
+
+@app.command()
+def whoami() -> None:
+    """The username and server you are logged in to."""
+    conf = _config()
+    if not conf.api_key:
+        raise UserError("not logged in: run promptpulse login")
+    typer.echo(f"{conf.username} on {conf.server}")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the settings (the API key masked)."""
+    from promptpulse import config as cfg
+
+    conf = _config()
+    typer.echo(f"server: {conf.server or '(not set)'}")
+    typer.echo(f"username: {conf.username or '(not logged in)'}")
+    typer.echo(f"api_key: {conf.masked_key() or '(none)'}")
+    typer.echo(f"project_privacy: {conf.project_privacy}")
+    typer.echo(f"machine_id: {cfg.machine_id()}")
+    typer.echo(f"config file: {cfg.config_path()}")
+
+
+@config_app.command("set")
+def config_set(
+    key: Annotated[str, typer.Argument(help="server or project_privacy")],
+    value: Annotated[str, typer.Argument()],
+) -> None:
+    """Change one setting."""
+    from promptpulse.config import PRIVACY_MODES
+
+    conf = _config()
+    if key == "server":
+        if not value.startswith(("http://", "https://")):
+            raise UserError(f"server {value!r}: give a URL such as https://example.com")
+        conf.server = value.rstrip("/")
+    elif key in ("project_privacy", "project-privacy"):
+        if value not in PRIVACY_MODES:
+            raise UserError(f"project_privacy: one of {', '.join(PRIVACY_MODES)}")
+        conf.project_privacy = value
+    else:
+        raise UserError(f"unknown setting {key!r}: server or project_privacy")
+    conf.save()
+    typer.echo(f"{key} = {value}")
+
+
+class Granularity(StrEnum):
+    daily = "daily"
+    session = "session"
+    blocks = "blocks"
+    all = "all"
+
+
+class Privacy(StrEnum):
+    basename = "basename"
+    full = "full"
+    hash = "hash"
+    none = "none"
+
+
+@app.command()
+def collect(
+    granularity: Annotated[Granularity, typer.Option(help="Which rows to send.")] = Granularity.all,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be sent.")] = False,
+    since: SinceOpt = None,
+    project_privacy: Annotated[
+        Privacy | None,
+        typer.Option(
+            help="How projects are named on the server [default: the config's, basename]."
+        ),
+    ] = None,
+    timezone: TzOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Sync the ledger, then upload the daily, session and block rows that changed since the
+    server last acknowledged them. Exits non-zero when something is left pending; the next
+    collect sends it."""
+    from promptpulse import collect as collecting
+    from promptpulse import config as cfg
+    from promptpulse.client import ServerError
+
+    conf = _config()
+    if not conf.api_key or not conf.server:
+        raise UserError("not logged in: run promptpulse login")
+    tz = _timezone(timezone)
+    first = _day(since, "--since")
+    privacy = project_privacy.value if project_privacy else conf.project_privacy
+    with _open_ledger(verbose, quiet=True) as ledger:
+        if dry_run:
+            rows = collecting.changed_rows(
+                ledger, tz, granularity.value, first, privacy, int(time.time() * 1000)
+            )
+            pending = len(ledger.pending())
+            counts = {k: sum(1 for r in rows if r[0] == k) for k in ("daily", "sessions", "blocks")}
+            typer.echo(
+                f"would send {counts['daily']} day(s), {counts['sessions']} session(s), "
+                f"{counts['blocks']} block(s); {pending} batch(es) pending"
+            )
+            return
+        with _client(conf.server, conf.api_key) as client:
+            try:
+                result = collecting.collect(
+                    ledger, client, cfg.machine_id(), tz, granularity.value, first, privacy
+                )
+            except ServerError as exc:
+                left = len(ledger.pending())
+                raise UserError(
+                    f"{exc}; {left} batch(es) kept and sent with the next collect"
+                ) from exc
+    if result.rows_sent or result.resent:
+        typer.echo(
+            f"Sent {result.rows_sent} row(s) in {result.batches_sent} batch(es)"
+            + (f", and {result.resent} pending batch(es)" if result.resent else "")
+            + f" to {conf.server}."
+        )
+    else:
+        typer.echo("Nothing new to send.")
+
+
+@app.command()
+def status() -> None:
+    """Server, user, pending uploads and the ledger."""
+    from promptpulse import config as cfg
+    from promptpulse.ledger import Ledger
+
+    conf = _config()
+    typer.echo(f"server: {conf.server or '(not set)'}")
+    typer.echo(f"user: {conf.username or '(not logged in)'}")
+    with Ledger(cfg.ledger_path()) as ledger:
+        stats = ledger.stats()
+        typer.echo(f"pending uploads: {len(ledger.pending())} batch(es)")
+    typer.echo(
+        f"ledger: {cfg.ledger_path()} ({stats['responses']} responses from "
+        f"{stats['files']} files, {stats['files_deleted']} of them deleted since)"
+    )
+
+
 # --- entry point ----------------------------------------------------------------------------
 
 
 def main() -> None:
     """Run the CLI; known problems print one line, unexpected ones no traceback."""
+    from promptpulse.config import ConfigError
     from promptpulse.ledger import LedgerError
 
     try:
         app()
-    except (UserError, LedgerError) as exc:
+    except (UserError, LedgerError, ConfigError) as exc:
         _stderr().print(f"[red]error:[/] {exc}")
         sys.exit(2)
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ deduplication works across old and new lines alike.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -61,6 +62,18 @@ CREATE TABLE IF NOT EXISTS line (
     calc_cost REAL NOT NULL,
     cwd TEXT NOT NULL,
     counted INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sent_row (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS pending_batch (
+    batch_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    rows TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS skipped (
     file_id INTEGER NOT NULL REFERENCES file(id),
@@ -421,6 +434,67 @@ class Ledger:
                 "ORDER BY f.path, s.offset"
             )
         ]
+
+    def session_cwds(self) -> dict[tuple[str, str], str]:
+        """The working directory each session ran in (from the lines' ``cwd``)."""
+        return {
+            (r[0], r[1]): r[2]
+            for r in self.db.execute(
+                "SELECT f.project, f.session_id, MAX(l.cwd) FROM line l "
+                "JOIN file f ON f.id = l.file_id GROUP BY f.project, f.session_id"
+            )
+        }
+
+    # --- uploads ------------------------------------------------------------------------
+
+    def acknowledged(self) -> dict[tuple[str, str], str]:
+        """(kind, key) -> digest of every row the server acknowledged, or that waits in a
+        pending batch (it is sent again with that batch, never twice with new ids)."""
+        rows = {
+            (k, key): d for k, key, d in self.db.execute("SELECT kind, key, digest FROM sent_row")
+        }
+        for (raw,) in self.db.execute("SELECT rows FROM pending_batch"):
+            for kind, key, d in json.loads(raw):
+                rows[(kind, key)] = d
+        return rows
+
+    def add_pending(
+        self, batch_id: str, created_at: str, body: str, rows: list[tuple[str, str, str]]
+    ) -> None:
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO pending_batch VALUES (?, ?, ?, ?)",
+                (batch_id, created_at, body, json.dumps(rows)),
+            )
+
+    def pending(self) -> list[tuple[str, str]]:
+        """(batch id, body) of the batches not yet acknowledged, oldest first."""
+        return [
+            (r[0], r[1])
+            for r in self.db.execute(
+                "SELECT batch_id, body FROM pending_batch ORDER BY created_at, batch_id"
+            )
+        ]
+
+    def acknowledge(self, batch_id: str) -> None:
+        with self._transaction():
+            row = self.db.execute(
+                "SELECT rows FROM pending_batch WHERE batch_id = ?", (batch_id,)
+            ).fetchone()
+            if row is None:
+                return
+            self.db.executemany(
+                "INSERT INTO sent_row(kind, key, digest) VALUES (?, ?, ?) "
+                "ON CONFLICT(kind, key) DO UPDATE SET digest = excluded.digest",
+                [tuple(r) for r in json.loads(row[0])],
+            )
+            self.db.execute("DELETE FROM pending_batch WHERE batch_id = ?", (batch_id,))
+
+    def forget_uploads(self) -> None:
+        """After a change of server or account: everything is sent again."""
+        with self._transaction():
+            self.db.execute("DELETE FROM sent_row")
+            self.db.execute("DELETE FROM pending_batch")
 
     def stats(self) -> dict[str, int]:
         files, missing = self.db.execute(

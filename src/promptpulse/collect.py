@@ -1,0 +1,97 @@
+"""``promptpulse collect``: send the server the rows that changed, never losing or doubling one.
+
+Every batch gets an id and is written to the ledger *before* it is sent; it leaves the ledger
+only when the server acknowledges it. A batch whose answer was lost is sent again with the same
+id, which the server recognises, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
+from typing import Literal
+
+from promptpulse import reports, uploads
+from promptpulse.client import Client, ServerError
+from promptpulse.ledger import Ledger
+
+Granularity = Literal["daily", "session", "blocks", "all"]
+_KIND_OF = {"daily": "daily", "session": "sessions", "blocks": "blocks"}
+
+
+@dataclass
+class CollectResult:
+    rows_sent: int = 0
+    batches_sent: int = 0
+    resent: int = 0
+    rows_changed: int = 0
+    pending: int = 0
+
+
+def changed_rows(
+    ledger: Ledger,
+    tz: tzinfo,
+    granularity: Granularity,
+    since: date | None,
+    privacy: str,
+    now_ms: int,
+) -> list[tuple[uploads.Kind, str, dict[str, object]]]:
+    rows: dict[uploads.Kind, dict[str, dict[str, object]]] = {}
+    kinds = set(_KIND_OF.values()) if granularity == "all" else {_KIND_OF[granularity]}
+    if "daily" in kinds:
+        days = reports.by_period(ledger.usage_by_day(tz), "daily", since=since)
+        rows["daily"] = uploads.daily_rows(days)
+    if "sessions" in kinds:
+        sessions = reports.by_session(ledger.usage_by_session(), tz, since=since)
+        rows["sessions"] = uploads.session_rows(sessions, ledger.session_cwds(), privacy)
+    if "blocks" in kinds:
+        blocks = reports.by_block(ledger.usage_lines(), now_ms)
+        rows["blocks"] = uploads.block_rows(reports.select_blocks(blocks, now_ms, tz, since=since))
+    return uploads.changed(rows, ledger.acknowledged())
+
+
+def collect(
+    ledger: Ledger,
+    client: Client,
+    machine_id: str,
+    tz: tzinfo,
+    granularity: Granularity = "all",
+    since: date | None = None,
+    privacy: str = "basename",
+    now_ms: int | None = None,
+) -> CollectResult:
+    """Send pending batches, then the rows that changed; raise ServerError (with what is left
+    pending in the ledger) when the server cannot take them."""
+    result = CollectResult()
+    for batch_id, saved in ledger.pending():
+        _send(client, json.loads(saved))
+        ledger.acknowledge(batch_id)
+        result.resent += 1
+    now = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
+    changes = changed_rows(ledger, tz, granularity, since, privacy, now)
+    result.rows_changed = len(changes)
+    machine = {"id": machine_id, "hostname": socket.gethostname()}
+    for rows in uploads.batches(changes):
+        batch_id = uuid.uuid4().hex
+        generated = reports.iso_ms(now)
+        body = uploads.batch_body(batch_id, generated, machine, rows)
+        ledger.add_pending(
+            batch_id,
+            generated,
+            json.dumps(body),
+            [(k, key, uploads.digest(row)) for k, key, row in rows],
+        )
+        _send(client, body)
+        ledger.acknowledge(batch_id)
+        result.batches_sent += 1
+        result.rows_sent += len(rows)
+    return result
+
+
+def _send(client: Client, body: dict[str, object]) -> None:
+    answer = client.request("POST", "/api/v1/uploads", body, gzip_body=True)
+    if not isinstance(answer, dict) or answer.get("batchId") != body["batchId"]:
+        raise ServerError("the server's answer did not acknowledge the batch")

@@ -1,0 +1,128 @@
+"""What ``collect`` sends: the server's rows built from the local reports, and which of them
+changed since the server last acknowledged them. Pure functions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
+
+from promptpulse.reports import Block, PeriodUsage, SessionUsage, Usage, iso_ms
+
+Kind = Literal["daily", "sessions", "blocks"]
+KINDS: tuple[Kind, ...] = ("daily", "sessions", "blocks")
+BATCH_ROWS = 2000
+
+
+def _breakdowns(u: Usage) -> list[dict[str, Any]]:
+    return [
+        {
+            "modelName": m,
+            "inputTokens": t.input,
+            "outputTokens": t.output,
+            "cacheCreationTokens": t.cache_write,
+            "cacheReadTokens": t.cache_read,
+            "cost": t.cost,
+        }
+        for m, t in u.breakdown()
+    ]
+
+
+def project_name(cwd: str, folder: str, privacy: str) -> str:
+    """How a project is named on the server: ``basename`` (default), ``full`` path, ``hash``
+    (stable, not reversible), or ``none``. Applied before anything leaves the machine."""
+    path = cwd or folder
+    if privacy == "full":
+        return path
+    if privacy == "hash":
+        return "project-" + hashlib.sha256(path.encode()).hexdigest()[:12]
+    if privacy == "none":
+        return ""
+    return posixpath.basename(path.rstrip("/")) or path
+
+
+def daily_rows(days: Iterable[PeriodUsage]) -> dict[str, dict[str, Any]]:
+    return {d.key: {"date": d.key, "modelBreakdowns": _breakdowns(d.usage)} for d in days}
+
+
+def session_rows(
+    sessions: Iterable[SessionUsage], cwds: dict[tuple[str, str], str], privacy: str
+) -> dict[str, dict[str, Any]]:
+    out = {}
+    for s in sessions:
+        project = project_name(cwds.get((s.project, s.session_id), ""), s.project, privacy)
+        out[f"{project}\0{s.session_id}"] = {
+            "sessionId": s.session_id,
+            "projectPath": project,
+            "firstActivity": iso_ms(s.first_ts),
+            "lastActivity": iso_ms(s.last_ts),
+            "modelBreakdowns": _breakdowns(s.usage),
+        }
+    return out
+
+
+def block_rows(blocks: Iterable[Block]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for b in blocks:
+        if b.is_gap:
+            continue
+        t = b.usage.totals
+        out[iso_ms(b.start)] = {
+            "startTime": iso_ms(b.start),
+            "endTime": iso_ms(b.end),
+            "actualEndTime": iso_ms(b.actual_end) if b.actual_end is not None else None,
+            "entries": b.entries,
+            "costUSD": t.cost,
+            "models": b.usage.models_used(),
+            "tokenCounts": {
+                "inputTokens": t.input,
+                "outputTokens": t.output,
+                "cacheCreationInputTokens": t.cache_write,
+                "cacheReadInputTokens": t.cache_read,
+            },
+        }
+    return out
+
+
+def digest(row: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def changed(
+    rows: dict[Kind, dict[str, dict[str, Any]]], acknowledged: dict[tuple[str, str], str]
+) -> list[tuple[Kind, str, dict[str, Any]]]:
+    """The rows whose content differs from what the server acknowledged."""
+    return [
+        (kind, key, row)
+        for kind in KINDS
+        for key, row in rows.get(kind, {}).items()
+        if acknowledged.get((kind, key)) != digest(row)
+    ]
+
+
+def batches(
+    rows: list[tuple[Kind, str, dict[str, Any]]], size: int = BATCH_ROWS
+) -> Iterator[list[tuple[Kind, str, dict[str, Any]]]]:
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
+
+
+def batch_body(
+    batch_id: str,
+    generated_at: str,
+    machine: dict[str, str],
+    rows: list[tuple[Kind, str, dict[str, Any]]],
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "batchId": batch_id,
+        "generatedAt": generated_at,
+        "machine": machine,
+        "daily": [],
+        "sessions": [],
+        "blocks": [],
+    }
+    for kind, _key, row in rows:
+        body[kind].append(row)
+    return body

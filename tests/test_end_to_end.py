@@ -1,0 +1,235 @@
+"""The path every user walks: the real server as a subprocess, the real CLI, real logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from logtree import TreeSpec, generate, response, write
+
+from test_server_process import SERVER, free_port
+
+PP = [sys.executable, "-m", "promptpulse"]
+
+
+class Server:
+    def __init__(self, database: str, home: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = dict(
+            os.environ,
+            DATABASE_URL=database,
+            PORT=str(self.port),
+            HOST="127.0.0.1",
+            PROMPTPULSE_HOME=str(home),
+        )
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [*SERVER, "serve"],
+            env=self.env,
+            text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(150):
+            try:
+                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        pytest.fail("server did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(database: str, tmp_path: Path) -> Iterator[Server]:
+    s = Server(database, tmp_path / "server-home")
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def user_env(tmp_path: Path) -> dict[str, str]:
+    root = tmp_path / "claude"
+    generate(root, TreeSpec(projects=2, sessions=4, responses=25), seed=3)
+    return dict(
+        os.environ,
+        CLAUDE_CONFIG_DIR=str(root),
+        PROMPTPULSE_HOME=str(tmp_path / "me"),
+        TZ="UTC",
+        MACHINE_ID="laptop-1",
+    )
+
+
+def pp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*PP, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def server_daily(server: Server, env: dict[str, str]) -> dict[str, Any]:
+    key = json.loads((Path(env["PROMPTPULSE_HOME"]) / "config" / "config.json").read_text())
+    r = httpx.get(f"{server.base}/api/usage/aggregate", headers={"X-API-Key": key["api_key"]})
+    return r.json()  # type: ignore[no-any-return]
+
+
+def same_days(server_doc: dict[str, Any], local_doc: dict[str, Any]) -> None:
+    def rows(doc: dict[str, Any]) -> dict[str, Any]:
+        return {
+            d["date"]: {
+                **{
+                    k: round(v, 9) if isinstance(v, float) else v
+                    for k, v in d.items()
+                    if k not in ("modelBreakdowns", "modelsUsed")
+                },
+                "models": sorted(
+                    (
+                        m["modelName"],
+                        m["inputTokens"],
+                        m["outputTokens"],
+                        m["cacheCreationTokens"],
+                        m["cacheReadTokens"],
+                    )
+                    for m in d["modelBreakdowns"]
+                ),
+            }
+            for d in doc["daily"]
+        }
+
+    assert rows(server_doc) == rows(local_doc)
+
+
+def test_login_collect_and_the_server_equals_the_local_report(
+    server: Server, user_env: dict[str, str]
+) -> None:
+    out = pp(user_env, "login", "--server", server.base, "--username", "dana")
+    assert out.returncode == 0, out.stderr
+    assert pp(user_env, "whoami").stdout.strip() == f"dana on {server.base}"
+    config = Path(user_env["PROMPTPULSE_HOME"]) / "config" / "config.json"
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+    shown = pp(user_env, "config", "show").stdout
+    assert "api_key: pp_" in shown and json.loads(config.read_text())["api_key"] not in shown
+
+    first = pp(user_env, "collect")
+    assert first.returncode == 0, first.stderr
+    assert "Sent" in first.stdout
+    local = json.loads(pp(user_env, "report", "daily", "--json").stdout)
+    same_days(server_daily(server, user_env), local)
+
+    again = pp(user_env, "collect")
+    assert again.returncode == 0 and "Nothing new to send." in again.stdout
+
+    new_root = Path(user_env["CLAUDE_CONFIG_DIR"]) / "projects" / "-home-dev-late"
+    t = datetime(2026, 4, 2, 9, 0, tzinfo=UTC)
+    write(
+        new_root / "late.jsonl",
+        response(t, "late_1", "late_r1", 2, output=999, cwd="/home/dev/late", session="late"),
+    )
+    third = pp(user_env, "collect")
+    assert third.returncode == 0 and "Sent" in third.stdout
+    local = json.loads(pp(user_env, "report", "daily", "--json").stdout)
+    assert "2026-04-02" in {d["date"] for d in local["daily"]}
+    same_days(server_daily(server, user_env), local)
+    sessions = httpx.get(
+        f"{server.base}/api/usage/sessions",
+        headers={"X-API-Key": json.loads(config.read_text())["api_key"]},
+        params={"limit": 1000},
+    ).json()["sessions"]
+    assert "late" in {s["projectPath"] for s in sessions}  # basenames by default
+
+
+def test_server_down_keeps_data_and_delivers_it_once_after_restart(
+    server: Server, user_env: dict[str, str]
+) -> None:
+    assert pp(user_env, "login", "--server", server.base, "--username", "erin").returncode == 0
+    server.stop()
+    down = pp(user_env, "collect")
+    assert down.returncode != 0
+    assert "kept and sent with the next collect" in down.stderr
+    assert "Traceback" not in down.stderr
+    assert "pending uploads: 1" in pp(user_env, "status").stdout
+    server.start()
+    up = pp(user_env, "collect")
+    assert up.returncode == 0, up.stderr
+    local = json.loads(pp(user_env, "report", "daily", "--json").stdout)
+    same_days(server_daily(server, user_env), local)
+    assert "pending uploads: 0" in pp(user_env, "status").stdout
+
+
+def test_a_lost_answer_is_resent_and_not_counted_twice(
+    server: Server, user_env: dict[str, str]
+) -> None:
+    """The server stored a batch but the collector never heard back: the batch stays pending,
+    goes again with its id, and the server recognises it."""
+    from promptpulse.ledger import Ledger
+
+    assert pp(user_env, "login", "--server", server.base, "--username", "finn").returncode == 0
+    assert pp(user_env, "collect").returncode == 0
+    ledger_path = Path(user_env["PROMPTPULSE_HOME"]) / "data" / "ledger.sqlite3"
+    key = json.loads((Path(user_env["PROMPTPULSE_HOME"]) / "config" / "config.json").read_text())[
+        "api_key"
+    ]
+    # replay what an interrupted upload leaves behind: a batch the server has, still pending
+    body = {
+        "batchId": "lost-answer",
+        "generatedAt": "2030-01-01T00:00:00.000Z",
+        "machine": {"id": "laptop-1", "hostname": "x"},
+        "daily": [
+            {
+                "date": "2026-05-01",
+                "modelBreakdowns": [
+                    {
+                        "modelName": "claude-opus-4-6",
+                        "inputTokens": 7,
+                        "outputTokens": 7,
+                        "cacheCreationTokens": 0,
+                        "cacheReadTokens": 0,
+                        "cost": 1.0,
+                    }
+                ],
+            }
+        ],
+        "sessions": [],
+        "blocks": [],
+    }
+    assert (
+        httpx.post(
+            f"{server.base}/api/v1/uploads", json=body, headers={"X-API-Key": key}
+        ).status_code
+        == 201
+    )
+    with Ledger(ledger_path) as led:
+        led.add_pending(
+            "lost-answer",
+            "2030-01-01T00:00:00.000Z",
+            json.dumps(body),
+            [("daily", "2026-05-01", "x")],
+        )
+    before = server_daily(server, user_env)["totals"]["totalTokens"]
+    out = pp(user_env, "collect")
+    assert out.returncode == 0 and "1 pending batch" in out.stdout
+    assert server_daily(server, user_env)["totals"]["totalTokens"] == before
+
+
+def test_not_logged_in_and_bad_server(user_env: dict[str, str]) -> None:
+    out = pp(user_env, "collect")
+    assert out.returncode == 2 and "not logged in" in out.stderr
+    bad = pp(user_env, "login", "--server", f"http://127.0.0.1:{free_port()}", "--username", "gina")
+    assert bad.returncode == 2 and "cannot reach" in bad.stderr and "Traceback" not in bad.stderr
+    assert pp(user_env, "config", "set", "project_privacy", "secret").returncode == 2
+    assert pp(user_env, "config", "set", "project_privacy", "hash").returncode == 0
