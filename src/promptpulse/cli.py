@@ -646,6 +646,38 @@ def collect(
         typer.echo("Nothing new to send.")
 
 
+class Interval(StrEnum):
+    m15 = "15m"
+    m30 = "30m"
+    h1 = "1h"
+    daily = "daily"
+
+
+@app.command()
+def setup(
+    interval: Annotated[Interval, typer.Option(help="How often to collect.")] = Interval.m30,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the job.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the line only.")] = False,
+) -> None:
+    """Install one cron job that runs collect on a schedule (running it again replaces it)."""
+    from promptpulse import schedule
+
+    if dry_run:
+        typer.echo(schedule.cron_line(interval.value))
+        return
+    try:
+        if remove:
+            n = schedule.remove()
+            typer.echo("Removed the cron job." if n else "There was no cron job to remove.")
+            return
+        line = schedule.install(interval.value)
+    except schedule.ScheduleError as exc:
+        raise UserError(
+            f"{exc}. The line to install by hand:\n{schedule.cron_line(interval.value)}"
+        ) from exc
+    typer.echo(f"Installed: {line}")
+
+
 @app.command()
 def status() -> None:
     """Server, user, pending uploads and the ledger."""
