@@ -694,6 +694,9 @@ def status() -> None:
         f"ledger: {cfg.ledger_path()} ({stats['responses']} responses from "
         f"{stats['files']} files, {stats['files_deleted']} of them deleted since)"
     )
+    from promptpulse import schedule
+
+    typer.echo(f"cron job: {schedule.installed() or '(none: promptpulse setup)'}")
 
 
 # --- entry point ----------------------------------------------------------------------------
