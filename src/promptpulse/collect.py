@@ -28,7 +28,6 @@ class CollectResult:
     batches_sent: int = 0
     resent: int = 0
     rows_changed: int = 0
-    pending: int = 0
 
 
 def changed_rows(

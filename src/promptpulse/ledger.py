@@ -22,10 +22,9 @@ from typing import Literal, NamedTuple
 from promptpulse import pricing
 from promptpulse.counting import Candidate, select_counted, strongest_copies
 from promptpulse.reports import DayRow, SessionRow, UsageRow, offset_spans
-from promptpulse.sources import FileRead, LogFile, Skipped, find_log_files, read_file
+from promptpulse.sources import HEAD_BYTES, FileRead, LogFile, Skipped, find_log_files, read_file
 
 SCHEMA_VERSION = 1
-HEAD_BYTES = 256
 PARALLEL_BYTES = 16 << 20  # below this, one process reads faster than two start
 CostMode = Literal["auto", "calculate", "display"]
 
@@ -243,7 +242,8 @@ class Ledger:
             pending: list[tuple[_Work, FileRead]] = []
             pending_lines = 0
             # Store results as they arrive, so that this process works while others read.
-            for index, read in _read_all([(w.log.path, w.start) for w in work], progress):
+            items = [(w.log.path, w.start, max(w.stat.st_size - w.start, 0)) for w in work]
+            for index, read in _read_all(items, progress):
                 w = work[index]
                 if read.error is not None:
                     result.unreadable.append((w.log.path, read.error))
@@ -534,27 +534,23 @@ def _head(path: str) -> bytes:
 
 
 def _read_all(
-    items: list[tuple[str, int]], progress: ProgressCallback | None
+    items: list[tuple[str, int, int]], progress: ProgressCallback | None
 ) -> Iterator[tuple[int, FileRead]]:
-    """Read files (from their offsets), yielding (index, result) as each is done; on every
-    core when there is enough to read."""
-    sizes = []
-    for path, start in items:
-        try:
-            sizes.append(max(os.path.getsize(path) - start, 0))
-        except OSError:
-            sizes.append(0)
+    """Read files (path, offset, bytes to read), yielding (index, result) as each is done; on
+    every core when there is enough to read."""
+    sizes = [size for _path, _start, size in items]
+    starts = [(path, start) for path, start, _size in items]
     total = sum(sizes)
     workers = min(os.cpu_count() or 1, 4)
     if total < PARALLEL_BYTES or workers < 2 or len(items) < 2:
         done = 0
-        for index, ((path, start), size) in enumerate(zip(items, sizes, strict=True)):
+        for index, ((path, start), size) in enumerate(zip(starts, sizes, strict=True)):
             yield index, _read_one(path, start)
             done += size
             if progress:
                 progress(done, total)
         return
-    yield from _read_parallel(items, sizes, total, workers, progress)
+    yield from _read_parallel(starts, sizes, total, workers, progress)
 
 
 def _read_parallel(

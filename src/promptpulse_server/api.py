@@ -375,7 +375,9 @@ def sessions(
     rows = queries.session_rows(
         db, user, limit, project, _day(since, "since"), _day(until, "until")
     )
-    grouped = queries.group_sessions(rows)
+    grouped: dict[tuple[str, str, str], list[SessionUsage]] = defaultdict(list)
+    for usage, machine_key in rows:
+        grouped[(machine_key, usage.project, usage.session_id)].append(usage)
     return schemas.SessionList(sessions=[_session_row(u) for u in grouped.values()])
 
 
@@ -429,7 +431,7 @@ def patterns(
     size = 24 if period == "day" else 7
     tokens, cost = [0] * size, [0.0] * size
     for start, t, c in queries.block_hours(db, user):
-        local = queries._aware(start).astimezone(zone)
+        local = start.astimezone(zone)  # UTCDateTime gives aware datetimes
         k = local.hour if period == "day" else local.weekday()
         tokens[k] += int(t)
         cost[k] += float(c)

@@ -4,8 +4,7 @@ and return models or plain rows; callers commit."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -315,10 +314,8 @@ def _newest(
             .where(model.machine_id == machine_id, _key_in(key_cols, part))
             .group_by(*key_cols)
         ):
-            stored[tuple(_normal(v) for v in row[:-1])] = row[-1]
-    return {
-        k: v for k, v in incoming.items() if k not in stored or _aware(stored[k]) <= generated_at
-    }
+            stored[tuple(row[:-1])] = row[-1]
+    return {k: v for k, v in incoming.items() if k not in stored or stored[k] <= generated_at}
 
 
 def _replace(
@@ -345,15 +342,6 @@ def _key_in(cols: tuple[Any, ...], keys: list[tuple[Any, ...]]) -> Any:
     if len(keys) <= 50:
         return or_(*(and_(*(c == v for c, v in zip(cols, k, strict=True))) for k in keys))
     return tuple_(*cols).in_(keys)
-
-
-def _normal(value: Any) -> Any:
-    """Key values as the upload gives them (aware datetimes)."""
-    return _aware(value) if isinstance(value, dt.datetime) else value
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -571,10 +559,3 @@ def opted_in_timezones(s: Session) -> list[str]:
 
 def ping(s: Session) -> None:
     s.execute(select(1))
-
-
-def group_sessions(rows: Iterable[Any]) -> dict[tuple[str, str, str], list[SessionUsage]]:
-    out: dict[tuple[str, str, str], list[SessionUsage]] = defaultdict(list)
-    for usage, machine_key in rows:
-        out[(machine_key, usage.project, usage.session_id)].append(usage)
-    return out
