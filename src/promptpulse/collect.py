@@ -37,17 +37,23 @@ def changed_rows(
     since: date | None,
     privacy: str,
     now_ms: int,
+    from_ms: int = 0,
 ) -> list[tuple[uploads.Kind, str, dict[str, object]]]:
+    """The rows that differ from what the server acknowledged. With ``from_ms`` (the ledger
+    changed nothing before it), only the days, sessions and blocks it can have changed are
+    built: the same rows, much faster."""
     rows: dict[uploads.Kind, dict[str, dict[str, object]]] = {}
     kinds = set(_KIND_OF.values()) if granularity == "all" else {_KIND_OF[granularity]}
     if "daily" in kinds:
-        days = reports.by_period(ledger.usage_by_day(tz), "daily", since=since)
+        days = reports.by_period(ledger.usage_by_day(tz, from_ms=from_ms), "daily", since=since)
         rows["daily"] = uploads.daily_rows(days)
     if "sessions" in kinds:
-        sessions = reports.by_session(ledger.usage_by_session(), tz, since=since)
-        rows["sessions"] = uploads.session_rows(sessions, ledger.session_cwds(), privacy)
+        sessions = reports.by_session(ledger.usage_by_session(active_from=from_ms), tz, since=since)
+        cwds = ledger.session_cwds(active_from=from_ms)
+        rows["sessions"] = uploads.session_rows(sessions, cwds, privacy)
     if "blocks" in kinds:
-        blocks = reports.by_block(ledger.usage_lines(), now_ms)
+        chain = ledger.block_chain_start(from_ms, reports.BLOCK_MS) if from_ms else 0
+        blocks = reports.by_block(ledger.usage_lines(from_ms=chain), now_ms)
         rows["blocks"] = uploads.block_rows(reports.select_blocks(blocks, now_ms, tz, since=since))
     return uploads.changed(rows, ledger.acknowledged())
 
@@ -70,7 +76,13 @@ def collect(
         ledger.acknowledge(batch_id)
         result.resent += 1
     now = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
-    changes = changed_rows(ledger, tz, granularity, since, privacy, now)
+    # a whole collect keeps track of what changed since the last one, so it builds only those
+    whole = granularity == "all" and since is None
+    basis = f"{getattr(tz, 'key', tz)}|{privacy}"
+    from_ms, seq = ledger.changes_since_collect(basis) if whole else (0, 0)
+    if from_ms is None:
+        return result
+    changes = changed_rows(ledger, tz, granularity, since, privacy, now, from_ms)
     result.rows_changed = len(changes)
     machine = {"id": machine_id, "hostname": socket.gethostname()}
     for rows in uploads.batches(changes):
@@ -87,6 +99,8 @@ def collect(
         ledger.acknowledge(batch_id)
         result.batches_sent += 1
         result.rows_sent += len(rows)
+    if whole:
+        ledger.mark_collected(seq, basis)
     return result
 
 

@@ -21,7 +21,7 @@ from typing import Literal, NamedTuple
 
 from promptpulse import pricing
 from promptpulse.counting import Candidate, select_counted, strongest_copies
-from promptpulse.reports import DayRow, SessionRow, UsageRow, offset_spans
+from promptpulse.reports import DayRow, SessionRow, UsageRow, local_date, offset_spans
 from promptpulse.sources import HEAD_BYTES, FileRead, LogFile, Skipped, find_log_files, read_file
 
 SCHEMA_VERSION = 1
@@ -81,10 +81,11 @@ CREATE TABLE IF NOT EXISTS skipped (
     PRIMARY KEY (file_id, offset)
 );
 """
-_INDEX_NAMES = ["line_message", "line_file"]
+_INDEX_NAMES = ["line_message", "line_file", "line_counted_ts"]
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS line_message ON line(message_id);
 CREATE INDEX IF NOT EXISTS line_file ON line(file_id);
+CREATE INDEX IF NOT EXISTS line_counted_ts ON line(counted, ts);
 """
 
 _COST_SQL: dict[str, str] = {
@@ -92,6 +93,12 @@ _COST_SQL: dict[str, str] = {
     "calculate": "l.calc_cost",
     "display": "COALESCE(l.cost_usd, 0)",
 }
+# the line's session has a counted line from a given time on
+_ACTIVE_SESSION_SQL = (
+    "f.id IN (SELECT fs.id FROM file fs JOIN (SELECT DISTINCT f2.project, f2.session_id "
+    "FROM line l2 JOIN file f2 ON f2.id = l2.file_id WHERE l2.counted = 1 AND l2.ts >= ?) a "
+    "ON a.project = fs.project AND a.session_id = fs.session_id)"
+)
 _MODEL_SQL = "CASE WHEN l.speed = 'fast' THEN l.model || '-fast' ELSE l.model END"
 
 
@@ -192,6 +199,7 @@ class Ledger:
                 ],
             )
             self._set_meta("prices_version", version)
+            self._note_change(0)
 
     # --- sync ---------------------------------------------------------------------------
 
@@ -233,7 +241,7 @@ class Ledger:
         fresh = self._next_id("line") == 1  # a first sync: index after loading, much faster
         with self._transaction(), _collector_paused():
             self.db.executemany("UPDATE file SET missing = 1 WHERE id = ?", missing)
-            touched = self._drop_lines_of(reset_ids)
+            touched, dropped_from = self._drop_lines_of(reset_ids)
             if fresh:
                 for name in _INDEX_NAMES:
                     self.db.execute(f"DROP INDEX IF EXISTS {name}")
@@ -262,14 +270,30 @@ class Ledger:
             if fresh:
                 for statement in _INDEXES.strip().splitlines():
                     self.db.execute(statement)
-            self._mark_counted(candidates, touched, first_id, search_old=not fresh)
+            recounted_from = self._mark_counted(candidates, touched, first_id, not fresh)
+            added_from = self.db.execute(
+                "SELECT MIN(ts) FROM line WHERE id >= ?", (first_id,)
+            ).fetchone()[0]
+            self._note_change(
+                min(
+                    (t for t in (dropped_from, recounted_from, added_from) if t is not None),
+                    default=None,
+                )
+            )
             result.lines_added = next_id - first_id
         return result
 
-    def _drop_lines_of(self, file_ids: list[int]) -> set[str]:
-        """Delete the lines of files that are read again; the message ids they had."""
+    def _drop_lines_of(self, file_ids: list[int]) -> tuple[set[str], int | None]:
+        """Delete the lines of files that are read again; the message ids they had, and the
+        time of the oldest."""
         touched: set[str] = set()
+        oldest: int | None = None
         for file_id in file_ids:
+            (first,) = self.db.execute(
+                "SELECT MIN(ts) FROM line WHERE file_id = ?", (file_id,)
+            ).fetchone()
+            if first is not None:
+                oldest = first if oldest is None else min(oldest, first)
             for (mid,) in self.db.execute(
                 "SELECT message_id FROM line WHERE file_id = ? AND message_id IS NOT NULL",
                 (file_id,),
@@ -277,7 +301,7 @@ class Ledger:
                 touched.add(mid)
             self.db.execute("DELETE FROM line WHERE file_id = ?", (file_id,))
             self.db.execute("DELETE FROM skipped WHERE file_id = ?", (file_id,))
-        return touched
+        return touched, oldest
 
     def _store(
         self, reads: list[tuple[_Work, FileRead]], next_id: int, candidates: list[Candidate]
@@ -331,12 +355,17 @@ class Ledger:
 
     def _mark_counted(
         self, new: list[Candidate], touched: set[str], first_new: int, search_old: bool
-    ) -> None:
-        """Mark which lines count, among the new ones and the old ones they may replace."""
+    ) -> int | None:
+        """Mark which lines count, among the new ones and the old ones they may replace; the
+        time of the oldest old line whose standing may have changed."""
         existing: list[Candidate] = []
+        oldest = None
         if search_old:
             mids = touched | {c.message_id for c in new if c.message_id is not None}
             existing = self._candidates_for(mids)
+            (oldest,) = self.db.execute(
+                "SELECT MIN(l.ts) FROM wanted w JOIN line l ON l.message_id = w.message_id"
+            ).fetchone()
         counted = select_counted([*existing, *new])
         self.db.executemany(
             "UPDATE line SET counted = 1 WHERE id = ?",
@@ -344,6 +373,35 @@ class Ledger:
         )
         changed = [(c.id in counted, c.id) for c in existing]
         self.db.executemany("UPDATE line SET counted = ? WHERE id = ?", changed)
+        return oldest if isinstance(oldest, int) else None
+
+    # --- what changed since the last collect ----------------------------------------------
+
+    def _note_change(self, since_ms: int | None) -> None:
+        """Remember that counted usage from ``since_ms`` on may have changed."""
+        if since_ms is None:
+            return
+        mark = self._meta("changed_since")
+        if mark is None or mark == "" or since_ms < int(mark):
+            self._set_meta("changed_since", str(since_ms))
+        self._set_meta("change_seq", str(int(self._meta("change_seq") or 0) + 1))
+
+    def changes_since_collect(self, basis: str) -> tuple[int | None, int]:
+        """(time from which usage may have changed since the last complete collect made on
+        ``basis``, or None when nothing did; a sequence number for ``mark_collected``).
+        0 means everything: never collected, or collected on another basis."""
+        seq = int(self._meta("change_seq") or 0)
+        if self._meta("collect_basis") != basis:
+            return 0, seq
+        mark = self._meta("changed_since")
+        return (None if mark == "" else int(mark or 0)), seq
+
+    def mark_collected(self, seq: int, basis: str) -> None:
+        """Everything up to change ``seq`` reached the server; later changes stay marked."""
+        with self._transaction():
+            if int(self._meta("change_seq") or 0) == seq:
+                self._set_meta("changed_since", "")
+                self._set_meta("collect_basis", basis)
 
     def _next_id(self, table: Literal["file", "line"]) -> int:
         row = self.db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()
@@ -374,11 +432,19 @@ class Ledger:
         )
 
     def usage_by_day(
-        self, tz: tzinfo, mode: CostMode = "auto", project: str | None = None
+        self, tz: tzinfo, mode: CostMode = "auto", project: str | None = None, from_ms: int = 0
     ) -> list[DayRow]:
         """Counted usage summed per local day (in ``tz``) and model, computed in SQL: the UTC
-        offset is constant between the zone's transitions, so each span shifts by its own."""
+        offset is constant between the zone's transitions, so each span shifts by its own.
+        With ``from_ms``, only the days from the one that contains it."""
         where, args = self._where(project)
+        epoch = date(1970, 1, 1).toordinal()
+        having = ""
+        if from_ms:
+            # no zone is more than a day from UTC: a bound for the index, then the exact day
+            where += " AND l.ts >= ?"
+            args.append(from_ms - 2 * 86_400_000)
+            having = f" HAVING d >= {local_date(from_ms, tz).toordinal() - epoch}"
         first, last = self.db.execute(
             f"SELECT MIN(l.ts), MAX(l.ts) FROM line l WHERE {where}", args
         ).fetchone()
@@ -392,14 +458,18 @@ class Ledger:
         sql = (
             f"SELECT (l.ts + {shift}) / 86400000 AS d, {_MODEL_SQL} AS m, SUM(l.input), "
             f"SUM(l.output), SUM(l.cache_write), SUM(l.cache_read), SUM({_COST_SQL[mode]}) "
-            f"FROM line l WHERE {where} GROUP BY d, m ORDER BY d"
+            f"FROM line l WHERE {where} GROUP BY d, m{having} ORDER BY d"
         )
-        epoch = date(1970, 1, 1).toordinal()
         return [DayRow(date.fromordinal(epoch + r[0]), *r[1:]) for r in self.db.execute(sql, args)]
 
-    def usage_lines(self, mode: CostMode = "auto", project: str | None = None) -> list[UsageRow]:
-        """Every counted line, oldest first."""
+    def usage_lines(
+        self, mode: CostMode = "auto", project: str | None = None, from_ms: int = 0
+    ) -> list[UsageRow]:
+        """Every counted line (from ``from_ms`` on), oldest first."""
         where, args = self._where(project)
+        if from_ms:
+            where += " AND l.ts >= ?"
+            args.append(from_ms)
         sql = (
             f"SELECT l.ts, {_MODEL_SQL}, l.input, l.output, l.cache_write, l.cache_read, "
             f"{_COST_SQL[mode]} FROM line l WHERE {where} ORDER BY l.ts, l.id"
@@ -407,9 +477,14 @@ class Ledger:
         return [UsageRow(*r) for r in self.db.execute(sql, args)]
 
     def usage_by_session(
-        self, mode: CostMode = "auto", project: str | None = None
+        self, mode: CostMode = "auto", project: str | None = None, active_from: int = 0
     ) -> list[SessionRow]:
+        """Counted usage per session and model; with ``active_from``, only the sessions with a
+        counted line from that time on."""
         where, args = self._where(project)
+        if active_from:
+            where += f" AND {_ACTIVE_SESSION_SQL}"
+            args.append(active_from)
         sql = (
             f"SELECT f.project, f.session_id, MIN(l.ts), MAX(l.ts), {_MODEL_SQL} AS m, "
             f"SUM(l.input), SUM(l.output), SUM(l.cache_write), SUM(l.cache_read), "
@@ -435,15 +510,29 @@ class Ledger:
             )
         ]
 
-    def session_cwds(self) -> dict[tuple[str, str], str]:
+    def session_cwds(self, active_from: int = 0) -> dict[tuple[str, str], str]:
         """The working directory each session ran in (from the lines' ``cwd``)."""
+        where = _ACTIVE_SESSION_SQL if active_from else "1"
         return {
             (r[0], r[1]): r[2]
             for r in self.db.execute(
                 "SELECT f.project, f.session_id, MAX(l.cwd) FROM line l "
-                "JOIN file f ON f.id = l.file_id GROUP BY f.project, f.session_id"
+                f"JOIN file f ON f.id = l.file_id WHERE {where} GROUP BY f.project, f.session_id",
+                (active_from,) if active_from else (),
             )
         }
+
+    def block_chain_start(self, ms: int, gap_ms: int) -> int:
+        """The time of the last counted line at or before ``ms`` that follows a silence longer
+        than ``gap_ms``: 5-hour blocks from there on do not depend on anything earlier."""
+        later = None
+        for (ts,) in self.db.execute(
+            "SELECT ts FROM line WHERE counted = 1 AND ts <= ? ORDER BY ts DESC", (ms,)
+        ):
+            if later is not None and later - ts > gap_ms:
+                return int(later)
+            later = ts
+        return 0
 
     # --- uploads ------------------------------------------------------------------------
 
@@ -495,6 +584,7 @@ class Ledger:
         with self._transaction():
             self.db.execute("DELETE FROM sent_row")
             self.db.execute("DELETE FROM pending_batch")
+            self.db.execute("DELETE FROM meta WHERE key = 'collect_basis'")
 
     def stats(self) -> dict[str, int]:
         files, missing = self.db.execute(

@@ -18,6 +18,7 @@ Period = Literal["daily", "weekly", "monthly"]
 Order = Literal["asc", "desc"]
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 HOUR_MS = 3_600_000
+BLOCK_MS = 5 * HOUR_MS  # the length of a billing block
 
 
 class UsageRow(NamedTuple):
