@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, cast
@@ -68,7 +69,7 @@ DEPENDENCIES = {
 # --- parameters --------------------------------------------------------------------------------
 
 
-def _day(value: str | None, name: str) -> dt.date | None:
+def parse_day(value: str | None, name: str) -> dt.date | None:
     if value is None or value == "":
         return None
     text = value.strip()
@@ -228,6 +229,7 @@ def _user_out(u: User) -> schemas.UserOut:
         created_at=u.created_at,
         leaderboard_opt_in=u.leaderboard_opt_in,
         timezone=u.timezone,
+        share_with_team=u.share_with_team,
     )
 
 
@@ -291,6 +293,22 @@ def revoke_key(key_id: FromPath[int], db: DB, user: CurrentUser) -> None:
     db.commit()
 
 
+@post("/api/login-links", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["users"])
+def create_login_link(
+    request: Request[Any, Any, Any], db: DB, user: CurrentUser, state: State
+) -> schemas.LoginLinkOut:
+    """A short-lived link that logs a browser into the dashboard once (``promptpulse
+    dashboard``): the API key never goes into a URL."""
+    token = secrets.token_urlsafe(32)
+    lifetime = dt.timedelta(seconds=state.settings.login_link_seconds)
+    link = queries.add_login_link(db, user, auth.key_hash(token), lifetime)
+    db.commit()
+    path = f"/login/{token}"
+    return schemas.LoginLinkOut(
+        url=str(request.base_url).rstrip("/") + path, path=path, expires_at=link.expires_at
+    )
+
+
 @post("/api/v1/uploads", sync_to_thread=True, tags=["uploads"], opt={"rate_limit": "upload"})
 def upload(data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser) -> schemas.UploadResult:
     """The collector's upload: daily, session and block rows of one machine, one transaction."""
@@ -341,7 +359,9 @@ def aggregate(
     model: FromQuery[str | None] = None,
 ) -> schemas.DailyReport:
     """Daily usage in ccusage's daily shape, summed over the user's machines."""
-    rows = queries.daily_rows(db, user, _day(since, "since"), _day(until, "until"), machine, model)
+    rows = queries.daily_rows(
+        db, user, parse_day(since, "since"), parse_day(until, "until"), machine, model
+    )
     return daily_report(rows)
 
 
@@ -373,7 +393,7 @@ def sessions(
 ) -> schemas.SessionList:
     """The most recent sessions, newest first."""
     rows = queries.session_rows(
-        db, user, limit, project, _day(since, "since"), _day(until, "until")
+        db, user, limit, project, parse_day(since, "since"), parse_day(until, "until")
     )
     grouped: dict[tuple[str, str, str], list[SessionUsage]] = defaultdict(list)
     for usage, machine_key in rows:
@@ -456,7 +476,9 @@ def costs(
     until: Until = None,
 ) -> schemas.CostReport:
     """Cost and tokens grouped by project, model, machine or day, costliest first."""
-    rows = queries.costs_by(db, user, group_by, _day(since, "since"), _day(until, "until"))
+    rows = queries.costs_by(
+        db, user, group_by, parse_day(since, "since"), parse_day(until, "until")
+    )
     return schemas.CostReport(
         group_by=group_by,
         items=[
@@ -526,8 +548,8 @@ router = Router(
         list_keys,
         create_key,
         revoke_key,
+        create_login_link,
         upload,
-        ccusage_upload,
         aggregate,
         list_machines,
         sessions,

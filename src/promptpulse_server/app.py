@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 from litestar.logging import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -14,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from promptpulse import __version__
-from promptpulse_server import api, db
+from promptpulse_server import api, db, pages, web
 from promptpulse_server.gzip_body import GzipRequestMiddleware
 from promptpulse_server.settings import Settings
 
@@ -54,7 +56,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     ]
     return Litestar(
-        route_handlers=[api.router],
+        route_handlers=[api.router, web.router],
+        template_config=pages.template_config(),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="pp_csrf",
+            cookie_httponly=True,
+            # the API authenticates with a header, which a browser never sends across sites
+            exclude=["^/api/", "^/claude-code-stats$", "^/health$"],
+        ),
+        after_request=pages.security_headers,
         state=State(
             {"engine": engine, "sessions": db.session_factory(engine), "settings": settings}
         ),
@@ -71,7 +82,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
         ),
-        exception_handlers={RecursionError: _too_deep},
+        exception_handlers={
+            RecursionError: _too_deep,
+            web.LoginRequired: web.to_login,
+            HTTPException: pages.error_page,
+        },
         debug=False,
         # tracebacks go to the server's log, never into a response
         logging_config=LoggingConfig(log_exceptions="always"),

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import true
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -57,6 +58,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     leaderboard_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # shown in the team view to everyone on this server (a team server's point; can be turned off)
+    share_with_team: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
 
 
@@ -173,3 +176,28 @@ class Upload(Base):
     block_rows: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (UniqueConstraint("machine_id", "batch_id"),)
+
+
+class WebSession(Base):
+    """A browser's login to the dashboard; the cookie holds the token, the table its hash."""
+
+    __tablename__ = "web_session"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (Index("ix_web_session_user", "user_id"),)
+
+
+class LoginLink(Base):
+    """A one-time, short-lived link that logs a browser in (``promptpulse dashboard``)."""
+
+    __tablename__ = "login_link"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    __table_args__ = (Index("ix_login_link_user", "user_id"),)

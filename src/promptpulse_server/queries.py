@@ -16,10 +16,12 @@ from promptpulse_server.models import (
     ApiKey,
     BlockUsage,
     DailyUsage,
+    LoginLink,
     Machine,
     SessionUsage,
     Upload,
     User,
+    WebSession,
 )
 
 CHUNK = 500  # keys per IN (...) clause
@@ -62,6 +64,8 @@ def update_user(s: Session, user: User, change: schemas.UserUpdate) -> User:
         user.leaderboard_opt_in = change.leaderboard_opt_in
     if change.timezone is not None:
         user.timezone = change.timezone
+    if change.share_with_team is not None:
+        user.share_with_team = change.share_with_team
     s.flush()
     return user
 
@@ -71,7 +75,8 @@ def delete_user(s: Session, user: User) -> None:
     for model in (DailyUsage, SessionUsage, BlockUsage, Upload):
         s.execute(delete(model).where(model.machine_id.in_(machines)))
     s.execute(delete(Machine).where(Machine.user_id == user.id))
-    s.execute(delete(ApiKey).where(ApiKey.user_id == user.id))
+    for owned in (ApiKey, WebSession, LoginLink):
+        s.execute(delete(owned).where(owned.user_id == user.id))
     s.execute(delete(User).where(User.id == user.id))
 
 
@@ -110,6 +115,59 @@ def revoke_key(s: Session, user: User, key_id: int) -> ApiKey | None:
         key.revoked_at = utcnow()
         s.flush()
     return key
+
+
+# --- dashboard logins --------------------------------------------------------------------------
+
+
+def add_login_link(s: Session, user: User, token_hash: str, lifetime: dt.timedelta) -> LoginLink:
+    now = utcnow()
+    link = LoginLink(
+        user_id=user.id, token_hash=token_hash, created_at=now, expires_at=now + lifetime
+    )
+    s.add(link)
+    s.flush()
+    return link
+
+
+def use_login_link(s: Session, token_hash: str) -> User | None:
+    """The user of a live link, which is used up by this; None for unknown, used or expired."""
+    now = utcnow()
+    used = s.execute(
+        update(LoginLink)
+        .where(
+            LoginLink.token_hash == token_hash,
+            LoginLink.used_at.is_(None),
+            LoginLink.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(LoginLink.user_id)
+    ).first()
+    return None if used is None else s.get(User, used[0])
+
+
+def add_web_session(s: Session, user: User, token_hash: str, lifetime: dt.timedelta) -> None:
+    now = utcnow()
+    s.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    s.execute(delete(LoginLink).where(LoginLink.expires_at <= now))
+    s.add(
+        WebSession(
+            user_id=user.id, token_hash=token_hash, created_at=now, expires_at=now + lifetime
+        )
+    )
+    s.flush()
+
+
+def user_for_web_session(s: Session, token_hash: str) -> User | None:
+    return s.scalar(
+        select(User)
+        .join(WebSession, WebSession.user_id == User.id)
+        .where(WebSession.token_hash == token_hash, WebSession.expires_at > utcnow())
+    )
+
+
+def end_web_session(s: Session, token_hash: str) -> None:
+    s.execute(delete(WebSession).where(WebSession.token_hash == token_hash))
 
 
 # --- uploads -----------------------------------------------------------------------------------
@@ -559,3 +617,298 @@ def opted_in_timezones(s: Session) -> list[str]:
 
 def ping(s: Session) -> None:
     s.execute(select(1))
+
+
+# --- dashboard -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose usage a dashboard page shows, and which part of it."""
+
+    user_ids: tuple[int, ...]
+    since: dt.date | None = None
+    until: dt.date | None = None
+    machine: str | None = None  # the collector's machine id
+    model: str | None = None
+    project: str | None = None
+    zone: str = "UTC"  # the viewer's, for the bounds of sessions and blocks
+
+    def instant(self, day: dt.date) -> dt.datetime:
+        from zoneinfo import ZoneInfo
+
+        return dt.datetime.combine(day, dt.time(), ZoneInfo(self.zone)).astimezone(dt.UTC)
+
+
+def visible_users(s: Session, viewer: User) -> list[User]:
+    """The viewer and everyone who shares their usage with the team, by name."""
+    return list(
+        s.scalars(
+            select(User)
+            .where(or_(User.id == viewer.id, User.share_with_team.is_(True)))
+            .order_by(func.lower(User.display_name))
+        )
+    )
+
+
+def _daily_scope(q: Any, scope: Scope) -> Any:
+    q = q.where(Machine.user_id.in_(scope.user_ids))
+    if scope.since:
+        q = q.where(DailyUsage.date >= scope.since)
+    if scope.until:
+        q = q.where(DailyUsage.date <= scope.until)
+    if scope.machine:
+        q = q.where(Machine.machine_key == scope.machine)
+    if scope.model:
+        q = q.where(DailyUsage.model == scope.model)
+    return q
+
+
+def _session_scope(q: Any, scope: Scope) -> Any:
+    q = q.where(Machine.user_id.in_(scope.user_ids))
+    if scope.since:
+        q = q.where(SessionUsage.last_activity >= scope.instant(scope.since))
+    if scope.until:
+        q = q.where(SessionUsage.first_activity < scope.instant(scope.until + dt.timedelta(days=1)))
+    if scope.machine:
+        q = q.where(Machine.machine_key == scope.machine)
+    if scope.model:
+        q = q.where(SessionUsage.model == scope.model)
+    if scope.project:
+        q = q.where(SessionUsage.project == scope.project)
+    return q
+
+
+_DAILY_SUMS: tuple[Any, ...] = (
+    func.sum(DailyUsage.input_tokens),
+    func.sum(DailyUsage.output_tokens),
+    func.sum(DailyUsage.cache_creation_tokens),
+    func.sum(DailyUsage.cache_read_tokens),
+    func.sum(DailyUsage.cost),
+)
+_SESSION_SUMS: tuple[Any, ...] = (
+    func.sum(SessionUsage.input_tokens),
+    func.sum(SessionUsage.output_tokens),
+    func.sum(SessionUsage.cache_creation_tokens),
+    func.sum(SessionUsage.cache_read_tokens),
+    func.sum(SessionUsage.cost),
+)
+
+
+def scope_daily(s: Session, scope: Scope) -> list[Any]:
+    """(date, model, input, output, cache write, cache read, cost) summed over the scope."""
+    q = (
+        select(DailyUsage.date, DailyUsage.model, *_DAILY_SUMS)
+        .join(Machine, Machine.id == DailyUsage.machine_id)
+        .group_by(DailyUsage.date, DailyUsage.model)
+        .order_by(DailyUsage.date)
+    )
+    return list(s.execute(_daily_scope(q, scope)).all())
+
+
+def scope_session_usage(s: Session, scope: Scope) -> list[Any]:
+    """(project, first activity, model, input, output, cache write, cache read, cost) of every
+    session in the scope: a project's usage, counted on the day its session started."""
+    q = select(
+        SessionUsage.project,
+        SessionUsage.first_activity,
+        SessionUsage.model,
+        SessionUsage.input_tokens,
+        SessionUsage.output_tokens,
+        SessionUsage.cache_creation_tokens,
+        SessionUsage.cache_read_tokens,
+        SessionUsage.cost,
+    ).join(Machine, Machine.id == SessionUsage.machine_id)
+    return list(s.execute(_session_scope(q, scope)).all())
+
+
+def scope_per_user(s: Session, scope: Scope) -> list[Any]:
+    """(user id, model, input, output, cache write, cache read, cost, last day) per user and
+    model."""
+    q = (
+        select(Machine.user_id, DailyUsage.model, *_DAILY_SUMS, func.max(DailyUsage.date))
+        .join(Machine, Machine.id == DailyUsage.machine_id)
+        .group_by(Machine.user_id, DailyUsage.model)
+    )
+    return list(s.execute(_daily_scope(q, scope)).all())
+
+
+def scope_machines(s: Session, scope: Scope) -> list[Any]:
+    """(machine, owner's username, model, input, output, cache write, cache read, cost) for each
+    machine of the scope's users and model used in the period; machines without usage in it
+    come with a None model."""
+    sums = _daily_scope(
+        select(DailyUsage.machine_id.label("mid"), DailyUsage.model.label("model"))
+        .add_columns(*(c.label(f"c{n}") for n, c in enumerate(_DAILY_SUMS)))
+        .join(Machine, Machine.id == DailyUsage.machine_id)
+        .group_by(DailyUsage.machine_id, DailyUsage.model),
+        scope,
+    ).subquery()
+    q = (
+        select(Machine, User.username, sums.c.model, *(sums.c[f"c{n}"] for n in range(5)))
+        .join(User, User.id == Machine.user_id)
+        .outerjoin(sums, sums.c.mid == Machine.id)
+        .where(Machine.user_id.in_(scope.user_ids))
+        .order_by(Machine.last_seen.desc())
+    )
+    if scope.machine:
+        q = q.where(Machine.machine_key == scope.machine)
+    return list(s.execute(q).all())
+
+
+SESSION_SORTS = ("last", "cost", "tokens", "duration", "first")
+
+
+def scope_sessions(
+    s: Session, scope: Scope, sort: str, descending: bool, offset: int, limit: int
+) -> tuple[int, list[Any]]:
+    """(how many sessions, one page of them): (machine key, hostname, username, project,
+    session id, first, last, input, output, cache write, cache read, cost, models joined
+    by commas)."""
+    key = (SessionUsage.machine_id, SessionUsage.project, SessionUsage.session_id)
+    first, last = func.min(SessionUsage.first_activity), func.max(SessionUsage.last_activity)
+    grouped = _session_scope(
+        select(*key, first.label("first"), last.label("last"), *_SESSION_SUMS)
+        .join(Machine, Machine.id == SessionUsage.machine_id)
+        .group_by(*key),
+        scope,
+    ).subquery()
+    total = s.scalar(select(func.count()).select_from(grouped)) or 0
+    c = grouped.c
+    tokens = c[5] + c[6] + c[7] + c[8]
+    order = {
+        "last": c.last,
+        "first": c.first,
+        "cost": c[9],
+        "tokens": tokens,
+        "duration": c.last - c.first
+        if s.get_bind().dialect.name != "sqlite"
+        else (func.julianday(c.last) - func.julianday(c.first)),
+    }[sort]
+    page = list(
+        s.execute(
+            select(
+                Machine.machine_key,
+                Machine.hostname,
+                User.username,
+                c.project,
+                c.session_id,
+                c.first,
+                c.last,
+                c[5],
+                c[6],
+                c[7],
+                c[8],
+                c[9],
+            )
+            .join(Machine, Machine.id == c.machine_id)
+            .join(User, User.id == Machine.user_id)
+            .order_by(order.desc() if descending else order.asc(), c.session_id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    )
+    return total, page
+
+
+def session_models(
+    s: Session, keys: list[tuple[str, str, str]]
+) -> dict[tuple[str, ...], list[str]]:
+    """The models of some sessions, given as (machine key, project, session id)."""
+    out: dict[tuple[str, ...], list[str]] = {}
+    for i in range(0, len(keys), CHUNK):
+        chunk = [tuple(k) for k in keys[i : i + CHUNK]]
+        rows = s.execute(
+            select(
+                Machine.machine_key,
+                SessionUsage.project,
+                SessionUsage.session_id,
+                SessionUsage.model,
+            )
+            .join(Machine, Machine.id == SessionUsage.machine_id)
+            .where(
+                _key_in((Machine.machine_key, SessionUsage.project, SessionUsage.session_id), chunk)
+            )
+            .order_by(SessionUsage.cost.desc())
+        )
+        for mk, project, sid, model in rows:
+            out.setdefault((mk, project, sid), []).append(model)
+    return out
+
+
+def scope_blocks(s: Session, scope: Scope, limit: int = 2000) -> list[Any]:
+    """(block, hostname, username) of the scope, newest first."""
+    q = (
+        select(BlockUsage, Machine.hostname, User.username)
+        .join(Machine, Machine.id == BlockUsage.machine_id)
+        .join(User, User.id == Machine.user_id)
+        .where(Machine.user_id.in_(scope.user_ids))
+    )
+    if scope.since:
+        q = q.where(BlockUsage.end > scope.instant(scope.since))
+    if scope.until:
+        q = q.where(BlockUsage.start < scope.instant(scope.until + dt.timedelta(days=1)))
+    if scope.machine:
+        q = q.where(Machine.machine_key == scope.machine)
+    return list(s.execute(q.order_by(BlockUsage.start.desc()).limit(limit)).all())
+
+
+def active_blocks(s: Session, user_ids: tuple[int, ...], now: dt.datetime) -> list[BlockUsage]:
+    return list(
+        s.scalars(
+            select(BlockUsage)
+            .join(Machine, Machine.id == BlockUsage.machine_id)
+            .where(Machine.user_id.in_(user_ids), BlockUsage.start <= now, BlockUsage.end > now)
+        )
+    )
+
+
+def scope_choices(s: Session, user_ids: tuple[int, ...]) -> tuple[list[Any], list[str], list[str]]:
+    """What the filters offer: (machines as (key, hostname), models, projects)."""
+    machines_ = list(
+        s.execute(
+            select(Machine.machine_key, Machine.hostname)
+            .where(Machine.user_id.in_(user_ids))
+            .order_by(Machine.hostname)
+        ).all()
+    )
+    models = list(
+        s.scalars(
+            select(DailyUsage.model)
+            .join(Machine, Machine.id == DailyUsage.machine_id)
+            .where(Machine.user_id.in_(user_ids))
+            .distinct()
+        )
+    )
+    projects = list(
+        s.scalars(
+            select(SessionUsage.project)
+            .join(Machine, Machine.id == SessionUsage.machine_id)
+            .where(Machine.user_id.in_(user_ids), SessionUsage.project != "")
+            .distinct()
+        )
+    )
+    return machines_, sorted(models), sorted(projects)
+
+
+def export_rows(s: Session, user: User) -> dict[str, list[Any]]:
+    """Everything stored for one user, for the settings page's export."""
+    daily = s.execute(
+        select(Machine.machine_key, Machine.hostname, DailyUsage)
+        .join(Machine, Machine.id == DailyUsage.machine_id)
+        .where(Machine.user_id == user.id)
+        .order_by(DailyUsage.date, Machine.machine_key, DailyUsage.model)
+    ).all()
+    sessions_ = s.execute(
+        select(Machine.machine_key, Machine.hostname, SessionUsage)
+        .join(Machine, Machine.id == SessionUsage.machine_id)
+        .where(Machine.user_id == user.id)
+        .order_by(SessionUsage.first_activity, SessionUsage.session_id, SessionUsage.model)
+    ).all()
+    blocks_ = s.execute(
+        select(Machine.machine_key, Machine.hostname, BlockUsage)
+        .join(Machine, Machine.id == BlockUsage.machine_id)
+        .where(Machine.user_id == user.id)
+        .order_by(BlockUsage.start)
+    ).all()
+    return {"daily": list(daily), "sessions": list(sessions_), "blocks": list(blocks_)}

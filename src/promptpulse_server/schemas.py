@@ -148,6 +148,7 @@ class UserOut(Camel):
     created_at: dt.datetime
     leaderboard_opt_in: bool
     timezone: str
+    share_with_team: bool
 
 
 class CreatedUser(Camel):
@@ -160,6 +161,7 @@ class UserUpdate(Camel):
     display_name: Annotated[str, Meta(min_length=1, max_length=100)] | None = None
     leaderboard_opt_in: bool | None = None
     timezone: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    share_with_team: bool | None = None
 
 
 class NewKey(Camel):
@@ -250,3 +252,11 @@ class Leaderboard(Camel):
 class Health(Camel):
     status: str
     database: str
+
+
+class LoginLinkOut(Camel):
+    """A one-time link that logs a browser into the dashboard."""
+
+    url: str
+    path: str
+    expires_at: dt.datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 
 from promptpulse import config
@@ -44,6 +45,9 @@ class Settings:
     signup_per_minute: int = 10
     uploads_per_minute: int = 120
     migrate_on_start: bool = True
+    secret_key: str = ""  # signs the dashboard's CSRF tokens
+    login_link_seconds: int = 120
+    session_days: int = 30
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,4 +60,25 @@ class Settings:
             signup_per_minute=_int("PROMPTPULSE_SIGNUPS_PER_MINUTE", 10),
             uploads_per_minute=_int("PROMPTPULSE_UPLOADS_PER_MINUTE", 120),
             migrate_on_start=env.get("PROMPTPULSE_MIGRATE_ON_START", "1") != "0",
+            secret_key=env.get("PROMPTPULSE_SECRET_KEY", "").strip() or stored_secret(),
+            login_link_seconds=_int("PROMPTPULSE_LOGIN_LINK_SECONDS", 120),
+            session_days=_int("PROMPTPULSE_SESSION_DAYS", 30),
         )
+
+
+def stored_secret() -> str:
+    """A random secret made once and kept (mode 0600) in the data dir: enough for one machine;
+    servers that share a database set PROMPTPULSE_SECRET_KEY to the same value."""
+    path = config.data_dir() / "server-secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(secret)
+        return secret

@@ -1,0 +1,97 @@
+"""How the dashboard's pages are rendered: the Jinja environment and its filters, the security
+headers every page carries, and error pages for browsers (the API keeps its JSON errors)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.exceptions.responses import create_exception_response
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.template.config import TemplateConfig
+
+from promptpulse_server import views
+
+# Everything comes from this server: no CDN, no fonts or scripts from elsewhere.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
+def money(value: float | None) -> str:
+    v = float(value or 0)
+    if abs(v) >= 1000:
+        return f"${v:,.0f}"
+    return f"${v:,.2f}"
+
+
+def tokens(value: int | None) -> str:
+    """1234567 → 1.23M."""
+    v = int(value or 0)
+    for size, unit in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")):
+        if abs(v) >= size:
+            return f"{v / size:.2f}{unit}"
+    return str(v)
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def local(value: dt.datetime | None, zone: str = "UTC", fmt: str = "%d %b %Y %H:%M") -> str:
+    if value is None:
+        return "–"
+    return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def duration(value: dt.timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _environment() -> Environment:
+    from promptpulse_server import web
+
+    env = Environment(
+        loader=PackageLoader("promptpulse_server", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(money=money, tokens=tokens, percent=percent, local=local, duration=duration)
+    env.globals.update(static=web.static_url, colour=views.model_colour, periods=views.PERIODS)
+    return env
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(_environment()))
+
+
+def security_headers(response: Response[Any]) -> Response[Any]:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if isinstance(response, Template):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """A page for people, where a person is looking; the API's JSON error everywhere else."""
+    browser = "text/html" in request.headers.get("accept", "")
+    if not browser or request.url.path.startswith(("/api/", "/health", "/schema")):
+        return create_exception_response(request, exc)
+    return Template(
+        "error.html",
+        context={"status": exc.status_code, "detail": exc.detail},
+        status_code=exc.status_code,
+    )

@@ -1,0 +1,717 @@
+"""The dashboard: server-rendered pages behind a session cookie. Handlers are thin: read the
+filters, call ``queries``, build the page's view-model (``views``), render its template; every
+page's table is also its CSV and JSON export (``?format=csv`` / ``?format=json``)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import hashlib
+import importlib.util
+import io
+import json
+import secrets
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ClientException, NotFoundException
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy.orm import Session
+
+from promptpulse_server import api, auth, queries, schemas, views
+from promptpulse_server.models import User
+
+COOKIE = "pp_session"
+PAGE_SIZE = 50
+DB = NamedDependency[Session]
+Viewer = NamedDependency[User]
+
+
+class LoginRequired(Exception):
+    """No live session: the browser goes to the login page and comes back after."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+def to_login(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
+    return Redirect("/login?" + urlencode({"next": exc.path}))
+
+
+def provide_viewer(request: Request[Any, Any, Any], db: DB) -> User:
+    token = request.cookies.get(COOKIE, "")
+    user = queries.user_for_web_session(db, auth.key_hash(token)) if token else None
+    if user is None:
+        db.rollback()
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(path)
+    return user
+
+
+def _session_cookie(request: Request[Any, Any, Any], token: str, days: int) -> Cookie:
+    return Cookie(
+        key=COOKIE,
+        value=token,
+        max_age=days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def _start_session(request: Request[Any, Any, Any], db: Session, user: User, to: str) -> Redirect:
+    token = secrets.token_urlsafe(32)
+    days = request.app.state.settings.session_days
+    queries.add_web_session(db, user, auth.key_hash(token), dt.timedelta(days=days))
+    db.commit()
+    return Redirect(_safe_next(to), cookies=[_session_cookie(request, token, days)])
+
+
+def _safe_next(path: str | None) -> str:
+    """Only a path on this server, never another site."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path
+
+
+# --- filters shared by the pages -----------------------------------------------------------------
+
+
+@dataclass
+class Filters:
+    period: views.Period
+    user: str  # a username, or "all" for everyone visible
+    machine: str
+    model: str
+    project: str
+    zone: ZoneInfo
+    params: dict[str, str]  # as given, to build links that keep them
+
+    def url(self, path: str, **change: str | int | None) -> str:
+        merged = {**self.params, **{k: str(v) for k, v in change.items() if v is not None}}
+        merged = {k: v for k, v in merged.items() if v != ""}
+        return path + ("?" + urlencode(merged) if merged else "")
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def read_filters(request: Request[Any, Any, Any], viewer: User) -> Filters:
+    q = request.query_params
+    params = {
+        k: q.get(k, "")
+        for k in ("period", "since", "until", "user", "machine", "model", "project")
+        if q.get(k)
+    }
+    zone = _zone(viewer.timezone)
+    today = queries.utcnow().astimezone(zone).date()
+    since = api.parse_day(q.get("since"), "since")
+    until = api.parse_day(q.get("until"), "until")
+    if since and until and since > until:
+        raise ClientException("since: the first day comes after the last (until)")
+    period = views.period_of(q.get("period", "month"), since, until, today)
+    return Filters(
+        period=period,
+        user=q.get("user", "") or viewer.username,
+        machine=q.get("machine", ""),
+        model=q.get("model", ""),
+        project=q.get("project", ""),
+        zone=zone,
+        params=params,
+    )
+
+
+@dataclass
+class Context:
+    viewer: User
+    filters: Filters
+    scope: queries.Scope
+    people: list[User]
+    choices: tuple[list[Any], list[str], list[str]]
+
+
+def context(db: Session, request: Request[Any, Any, Any], viewer: User) -> Context:
+    f = read_filters(request, viewer)
+    people = queries.visible_users(db, viewer)
+    if f.user == "all":
+        ids = tuple(u.id for u in people)
+    else:
+        chosen = [u for u in people if u.username.lower() == f.user.lower()]
+        if not chosen:
+            raise NotFoundException(f"user: no one named {f.user!r} shares usage with the team")
+        ids = (chosen[0].id,)
+    scope = queries.Scope(
+        user_ids=ids,
+        since=f.period.since,
+        until=f.period.until,
+        machine=f.machine or None,
+        model=f.model or None,
+        project=f.project or None,
+        zone=str(f.zone),
+    )
+    return Context(viewer, f, scope, people, queries.scope_choices(db, ids))
+
+
+def page(
+    template: str, ctx: Context, request: Request[Any, Any, Any], **extra: Any
+) -> Response[Any]:
+    """The page, or its table as CSV or JSON when ``format`` asks."""
+    fmt = request.query_params.get("format", "")
+    table: views.Table | None = extra.get("table")
+    if fmt and table is not None:
+        return export(table, template.removesuffix(".html"), fmt)
+    charts = [c.spec() for c in extra.get("charts", [])]
+    return Template(
+        template_name=template,
+        context={
+            "ctx": ctx,
+            "f": ctx.filters,
+            "viewer": ctx.viewer,
+            "charts_json": json.dumps(charts, separators=(",", ":")) if charts else "",
+            "path": request.url.path,
+            **extra,
+        },
+    )
+
+
+def export(table: views.Table, name: str, fmt: str) -> Response[Any]:
+    if fmt == "json":
+        body = json.dumps(
+            [dict(zip(table.columns, row, strict=True)) for row in table.rows], indent=1
+        )
+        media = "application/json"
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(table.columns)
+        writer.writerows(table.rows)
+        body, media = out.getvalue(), "text/csv; charset=utf-8"
+    else:
+        raise ClientException(f"format: use csv or json, not {fmt!r}")
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="promptpulse-{name}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# --- logging in and out --------------------------------------------------------------------------
+
+
+@get("/login", sync_to_thread=False, include_in_schema=False)
+def login_page(next: FromQuery[str | None] = None) -> Template:
+    return Template("login.html", context={"next": _safe_next(next), "error": ""})
+
+
+@dataclass
+class LoginForm:
+    api_key: str = ""
+    next: str = "/"
+
+
+@post("/login", sync_to_thread=True, include_in_schema=False)
+def login(
+    request: Request[Any, Any, Any],
+    db: DB,
+    data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response[Any]:
+    key = data.api_key.strip()
+    found = queries.user_for_key_hash(db, auth.key_hash(key)) if auth.looks_like_key(key) else None
+    if found is None:
+        db.rollback()
+        return Template(
+            "login.html",
+            context={"next": _safe_next(data.next), "error": "That API key is not valid."},
+            status_code=401,
+        )
+    return _start_session(request, db, found[0], data.next)
+
+
+@get("/login/{token:str}", sync_to_thread=True, include_in_schema=False)
+def login_link(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Response[Any]:
+    user = queries.use_login_link(db, auth.key_hash(token))
+    if user is None:
+        db.rollback()
+        return Template(
+            "login.html",
+            context={
+                "next": "/",
+                "error": "This login link was already used or has expired: run "
+                "`promptpulse dashboard` again, or log in with an API key.",
+            },
+            status_code=410,
+        )
+    return _start_session(request, db, user, "/")
+
+
+@post("/logout", sync_to_thread=True, include_in_schema=False)
+def logout(request: Request[Any, Any, Any], db: DB) -> Redirect:
+    token = request.cookies.get(COOKIE, "")
+    if token:
+        queries.end_web_session(db, auth.key_hash(token))
+        db.commit()
+    gone = Cookie(key=COOKIE, value="", max_age=0, httponly=True, samesite="lax", path="/")
+    return Redirect("/login", cookies=[gone])
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@get("/", sync_to_thread=True, include_in_schema=False)
+def overview(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
+    ctx = context(db, request, viewer)
+    if ctx.scope.project:
+        rows = views.rows_by_session_start(
+            queries.scope_session_usage(db, ctx.scope), ctx.filters.zone
+        )
+    else:
+        rows = queries.scope_daily(db, ctx.scope)
+    now = queries.utcnow()
+    active = views.active_block(queries.active_blocks(db, ctx.scope.user_ids, now), now)
+    vm = views.overview(rows, ctx.filters.period, active, by_session_start=bool(ctx.scope.project))
+    return page("overview.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts)
+
+
+def _team(request: Request[Any, Any, Any], db: Session, viewer: User) -> Response[Any]:
+    ctx = context(db, request, viewer)
+    if ctx.filters.user == viewer.username and "user" not in ctx.filters.params:
+        # the team view shows everyone unless a user is asked for
+        ctx.filters.user = "all"
+        ctx.scope = queries.Scope(
+            **{**ctx.scope.__dict__, "user_ids": tuple(u.id for u in ctx.people)}
+        )
+    users = {u.id: u for u in ctx.people if u.id in ctx.scope.user_ids}
+    vm = views.team(queries.scope_per_user(db, ctx.scope), users)
+    return page("team.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts)
+
+
+@get("/team", sync_to_thread=True, include_in_schema=False)
+def team(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
+    return _team(request, db, viewer)
+
+
+@get("/claude-code-stats", sync_to_thread=True, include_in_schema=False)
+def claude_code_stats(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
+    """The first seed's page: the team view for ``period=week|month`` and ``user=``."""
+    period = request.query_params.get("period", "week")
+    if period not in ("week", "month"):
+        raise ClientException("period: use week or month")
+    return _team(request, db, viewer)
+
+
+@get("/machines", sync_to_thread=True, include_in_schema=False)
+def machines(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
+    ctx = context(db, request, viewer)
+    rows, table = views.machines(queries.scope_machines(db, ctx.scope))
+    return page("machines.html", ctx, request, rows=rows, table=table)
+
+
+@get("/projects", sync_to_thread=True, include_in_schema=False)
+def projects(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
+    ctx = context(db, request, viewer)
+    rows, chart, table = views.projects(
+        queries.scope_session_usage(db, ctx.scope), ctx.filters.zone, ctx.filters.period
+    )
+    return page("projects.html", ctx, request, rows=rows, table=table, charts=[chart])
+
+
+@get("/sessions", sync_to_thread=True, include_in_schema=False)
+def sessions(
+    request: Request[Any, Any, Any],
+    db: DB,
+    viewer: Viewer,
+    sort: FromQuery[str] = "last",
+    order: FromQuery[str] = "desc",
+    page_number: Annotated[int, QueryParameter(name="page", ge=1)] = 1,
+) -> Response[Any]:
+    if sort not in queries.SESSION_SORTS:
+        raise ClientException(f"sort: use one of {', '.join(queries.SESSION_SORTS)}")
+    if order not in ("asc", "desc"):
+        raise ClientException("order: use asc or desc")
+    ctx = context(db, request, viewer)
+    exporting = bool(request.query_params.get("format"))
+    size = 100_000 if exporting else PAGE_SIZE
+    total, rows = queries.scope_sessions(
+        db, ctx.scope, sort, order == "desc", (page_number - 1) * size, size
+    )
+    models = queries.session_models(db, [(r[0], r[3], r[4]) for r in rows])
+    lines, table = views.session_lines(rows, models)
+    pages = max(1, -(-total // PAGE_SIZE))
+    ctx.filters.params.update({"sort": sort, "order": order})
+    return page(
+        "sessions.html",
+        ctx,
+        request,
+        rows=lines,
+        table=table,
+        total=total,
+        page_number=page_number,
+        pages=pages,
+        sort=sort,
+        order=order,
+    )
+
+
+@get("/blocks", sync_to_thread=True, include_in_schema=False)
+def blocks(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
+    ctx = context(db, request, viewer)
+    rows, chart, table = views.blocks(queries.scope_blocks(db, ctx.scope), queries.utcnow())
+    return page("blocks.html", ctx, request, rows=rows, table=table, charts=[chart])
+
+
+@get("/leaderboard", sync_to_thread=True, include_in_schema=False)
+def leaderboard(
+    request: Request[Any, Any, Any],
+    db: DB,
+    viewer: Viewer,
+    period: FromQuery[str] = "week",
+    by: FromQuery[str] = "cost",
+) -> Response[Any]:
+    if period not in ("today", "week", "month", "all"):
+        raise ClientException("period: use today, week, month or all")
+    if by not in ("cost", "tokens"):
+        raise ClientException("by: use cost or tokens")
+    now = queries.utcnow()
+    since = None
+    if period != "all":
+        since = {}
+        for zone in queries.opted_in_timezones(db):
+            first = api.first_day(period, _zone(zone), now)
+            if first is not None:
+                since[zone] = first
+    rows, table = views.leaderboard(queries.leaderboard(db, since), by)
+    ctx = context(db, request, viewer)
+    ctx.filters.params = {"period": period, "by": by}
+    return page(
+        "leaderboard.html", ctx, request, rows=rows, table=table, board_period=period, by=by
+    )
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+@get("/settings", sync_to_thread=True, include_in_schema=False)
+def settings_page(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
+    return _settings(request, db, viewer)
+
+
+def _settings(
+    request: Request[Any, Any, Any],
+    db: Session,
+    viewer: User,
+    *,
+    new_key: str = "",
+    message: str = "",
+    error: str = "",
+    status: int = 200,
+) -> Response[Any]:
+    ctx = context(db, request, viewer)
+    return Template(
+        "settings.html",
+        context={
+            "ctx": ctx,
+            "f": ctx.filters,
+            "viewer": viewer,
+            "path": "/settings",
+            "keys": queries.list_keys(db, viewer),
+            "new_key": new_key,
+            "message": message,
+            "error": error,
+            "charts_json": "",
+        },
+        status_code=status,
+    )
+
+
+@dataclass
+class ProfileForm:
+    display_name: str = ""
+    timezone: str = "UTC"
+    leaderboard_opt_in: str = ""
+    share_with_team: str = ""
+
+
+@post("/settings/profile", sync_to_thread=True, include_in_schema=False)
+def save_profile(
+    request: Request[Any, Any, Any],
+    db: DB,
+    viewer: Viewer,
+    data: Annotated[ProfileForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response[Any]:
+    name = data.display_name.strip()
+    if not name or len(name) > 100:
+        return _settings(
+            request, db, viewer, error="Display name: 1 to 100 characters.", status=400
+        )
+    try:
+        ZoneInfo(data.timezone.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return _settings(
+            request, db, viewer, error=f"Time zone: unknown zone {data.timezone!r}.", status=400
+        )
+    queries.update_user(
+        db,
+        viewer,
+        schemas.UserUpdate(
+            display_name=name,
+            timezone=data.timezone.strip(),
+            leaderboard_opt_in=bool(data.leaderboard_opt_in),
+            share_with_team=bool(data.share_with_team),
+        ),
+    )
+    db.commit()
+    return _settings(request, db, viewer, message="Saved.")
+
+
+@dataclass
+class KeyForm:
+    label: str = ""
+
+
+@post("/settings/keys", sync_to_thread=True, include_in_schema=False)
+def create_key(
+    request: Request[Any, Any, Any],
+    db: DB,
+    viewer: Viewer,
+    data: Annotated[KeyForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response[Any]:
+    label = data.label.strip()
+    if not label or len(label) > 100:
+        return _settings(request, db, viewer, error="Label: 1 to 100 characters.", status=400)
+    key = auth.new_key()
+    queries.add_key(db, viewer, label, auth.key_hash(key), auth.shown_prefix(key))
+    db.commit()
+    return _settings(request, db, viewer, new_key=key, message=f"Key {label!r} created.")
+
+
+@post("/settings/keys/{key_id:int}/revoke", sync_to_thread=True, include_in_schema=False)
+def revoke_key(
+    request: Request[Any, Any, Any], db: DB, viewer: Viewer, key_id: FromPath[int]
+) -> Response[Any]:
+    key = queries.revoke_key(db, viewer, key_id)
+    if key is None:
+        raise NotFoundException(f"no key {key_id}")
+    db.commit()
+    return _settings(request, db, viewer, message=f"Key {key.label!r} revoked.")
+
+
+@dataclass
+class DeleteForm:
+    confirm: str = ""
+
+
+@post("/settings/delete", sync_to_thread=True, include_in_schema=False)
+def delete_account(
+    request: Request[Any, Any, Any],
+    db: DB,
+    viewer: Viewer,
+    data: Annotated[DeleteForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response[Any]:
+    if data.confirm.strip() != viewer.username:
+        return _settings(
+            request,
+            db,
+            viewer,
+            error="To delete the account, type its username exactly.",
+            status=400,
+        )
+    queries.delete_user(db, viewer)
+    db.commit()
+    gone = Cookie(key=COOKIE, value="", max_age=0, httponly=True, samesite="lax", path="/")
+    return Redirect("/login", cookies=[gone])
+
+
+@get("/settings/export.csv", sync_to_thread=True, include_in_schema=False)
+def export_account_csv(db: DB, viewer: Viewer) -> Response[Any]:
+    return export_account(db, viewer, "csv")
+
+
+@get("/settings/export.json", sync_to_thread=True, include_in_schema=False)
+def export_account_json(db: DB, viewer: Viewer) -> Response[Any]:
+    return export_account(db, viewer, "json")
+
+
+def export_account(db: Session, viewer: User, fmt: str) -> Response[Any]:
+    """Everything stored for the account: its days, sessions and blocks per machine."""
+    data = queries.export_rows(db, viewer)
+    daily = [
+        {
+            "kind": "daily",
+            "machine_id": mk,
+            "hostname": host,
+            "date": d.date.isoformat(),
+            "model": d.model,
+            "input_tokens": d.input_tokens,
+            "output_tokens": d.output_tokens,
+            "cache_creation_tokens": d.cache_creation_tokens,
+            "cache_read_tokens": d.cache_read_tokens,
+            "cost_usd": d.cost,
+        }
+        for mk, host, d in data["daily"]
+    ]
+    sessions_ = [
+        {
+            "kind": "session",
+            "machine_id": mk,
+            "hostname": host,
+            "project": u.project,
+            "session_id": u.session_id,
+            "first_activity": u.first_activity.isoformat(),
+            "last_activity": u.last_activity.isoformat(),
+            "model": u.model,
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "cache_creation_tokens": u.cache_creation_tokens,
+            "cache_read_tokens": u.cache_read_tokens,
+            "cost_usd": u.cost,
+        }
+        for mk, host, u in data["sessions"]
+    ]
+    blocks_ = [
+        {
+            "kind": "block",
+            "machine_id": mk,
+            "hostname": host,
+            "start": b.start.isoformat(),
+            "end": b.end.isoformat(),
+            "last_entry": b.last_entry.isoformat(),
+            "entries": b.entries,
+            "models": " ".join(b.models),
+            "input_tokens": b.input_tokens,
+            "output_tokens": b.output_tokens,
+            "cache_creation_tokens": b.cache_creation_tokens,
+            "cache_read_tokens": b.cache_read_tokens,
+            "cost_usd": b.cost,
+        }
+        for mk, host, b in data["blocks"]
+    ]
+    name = f"promptpulse-{viewer.username}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    if fmt == "json":
+        doc = {
+            "user": {"username": viewer.username, "displayName": viewer.display_name},
+            "daily": daily,
+            "sessions": sessions_,
+            "blocks": blocks_,
+        }
+        return Response(json.dumps(doc, indent=1), media_type="application/json", headers=headers)
+    rows = [*daily, *sessions_, *blocks_]
+    columns = list(dict.fromkeys(k for r in rows for k in r)) or ["kind"]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+# --- static files: compressed once, cached for a year under a name that changes with them -------
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    gzipped: bytes
+    media_type: str
+    version: str
+
+
+_MEDIA = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
+def _asset_source(name: str) -> bytes:
+    if name == "plotly.min.js":  # found without importing plotly's Python side
+        spec = importlib.util.find_spec("plotly")
+        if spec is None or not spec.submodule_search_locations:
+            raise NotFoundException("plotly is not installed: pip install 'promptpulse[server]'")
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        return (folder / "package_data" / "plotly.min.js").read_bytes()
+    return resources.files("promptpulse_server").joinpath("static", name).read_bytes()
+
+
+@cache
+def asset(name: str) -> Asset:
+    if name not in ("plotly.min.js", "app.js", "app.css"):
+        raise NotFoundException(f"no static file {name!r}")
+    body = _asset_source(name)
+    return Asset(
+        body,
+        gzip.compress(body, compresslevel=9, mtime=0),
+        _MEDIA[Path(name).suffix],
+        hashlib.sha256(body).hexdigest()[:12],
+    )
+
+
+def static_url(name: str) -> str:
+    return f"/static/{asset(name).version}/{name}"
+
+
+@get("/static/{version:str}/{name:str}", sync_to_thread=True, include_in_schema=False)
+def static(
+    request: Request[Any, Any, Any], version: FromPath[str], name: FromPath[str]
+) -> Response[Any]:
+    a = asset(name)
+    headers = {
+        "Cache-Control": "public, max-age=31536000, immutable"
+        if version == a.version
+        else "no-cache",
+        "ETag": f'"{a.version}"',
+        "Vary": "Accept-Encoding",
+    }
+    if request.headers.get("if-none-match") == f'"{a.version}"':
+        return Response(b"", status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(a.gzipped, media_type=a.media_type, headers=headers)
+    return Response(a.body, media_type=a.media_type, headers=headers)
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        login_page,
+        login,
+        login_link,
+        logout,
+        overview,
+        team,
+        claude_code_stats,
+        api.ccusage_upload,  # the same path for uploads (POST): one route, one OPTIONS
+        machines,
+        projects,
+        sessions,
+        blocks,
+        leaderboard,
+        settings_page,
+        save_profile,
+        create_key,
+        revoke_key,
+        delete_account,
+        export_account_csv,
+        export_account_json,
+        static,
+    ],
+    dependencies={
+        "db": Provide(api.provide_db),
+        "viewer": Provide(provide_viewer, sync_to_thread=True),
+        "user": api.DEPENDENCIES["user"],
+    },
+)
