@@ -233,3 +233,131 @@ def test_not_logged_in_and_bad_server(user_env: dict[str, str]) -> None:
     assert bad.returncode == 2 and "cannot reach" in bad.stderr and "Traceback" not in bad.stderr
     assert pp(user_env, "config", "set", "project_privacy", "secret").returncode == 2
     assert pp(user_env, "config", "set", "project_privacy", "hash").returncode == 0
+
+
+def test_dashboard_opens_logged_in_through_a_one_time_link(
+    server: Server, user_env: dict[str, str], tmp_path: Path
+) -> None:
+    assert pp(user_env, "login", "--server", server.base, "--username", "hana").returncode == 0
+    printed = pp(user_env, "dashboard", "--no-browser")
+    assert printed.returncode == 0, printed.stderr
+    url = printed.stdout.strip().splitlines()[-1]
+    key = json.loads((Path(user_env["PROMPTPULSE_HOME"]) / "config" / "config.json").read_text())
+    assert url.startswith(f"{server.base}/login/") and key["api_key"] not in url
+    with httpx.Client() as browser:
+        page = browser.get(url, follow_redirects=True)
+        assert page.status_code == 200 and "hana" in page.text and "Overview" in page.text
+    assert httpx.get(url).status_code == 410  # used once
+
+    # with a browser: Python's webbrowser runs $BROWSER with the link
+    opened = tmp_path / "opened.txt"
+    script = tmp_path / "browser.py"
+    script.write_text(f"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])")
+    env = dict(user_env, BROWSER=f"{sys.executable} {script} %s")
+    out = pp(env, "dashboard")
+    assert out.returncode == 0 and "Opened the dashboard" in out.stdout
+    assert httpx.get(opened.read_text(), follow_redirects=True).status_code == 200
+
+
+class CuttingProxy:
+    """A TCP proxy in front of the server that kills the server (SIGKILL) part of the way
+    through forwarding an upload: after ``fraction`` of its body."""
+
+    def __init__(self, server: Server, fraction: float) -> None:
+        import socket
+        import threading
+
+        self.server, self.fraction, self.cut = server, fraction, False
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.server.port))
+            except OSError:
+                client.close()
+                continue
+            threading.Thread(target=self._pump_back, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._forward, args=(client, upstream), daemon=True).start()
+
+    def _pump_back(self, upstream: Any, client: Any) -> None:
+        try:
+            while data := upstream.recv(65536):
+                if self.cut:  # the answer to the cut upload never arrives
+                    return
+                client.sendall(data)
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    def _forward(self, client: Any, upstream: Any) -> None:
+        buffer = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = client.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                head, buffer = buffer.split(b"\r\n\r\n", 1)
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                while len(buffer) < length:
+                    data = client.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                body, buffer = buffer[:length], buffer[length:]
+                upstream.sendall(head + b"\r\n\r\n")
+                if b"/api/v1/uploads" in head.split(b"\r\n")[0] and not self.cut:
+                    self.cut = True
+                    upstream.sendall(body[: int(len(body) * self.fraction)])
+                    time.sleep(0.2)  # let the server work on what it has
+                    self.server.stop(signal.SIGKILL)
+                    return
+                upstream.sendall(body)
+        except OSError:
+            return
+        finally:
+            client.close()
+            upstream.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("fraction", [0.5, 1.0])
+def test_a_server_killed_during_an_upload_loses_and_doubles_nothing(
+    server: Server, user_env: dict[str, str], fraction: float
+) -> None:
+    """Killed with half the upload received, or with all of it (the batch may or may not have
+    been stored): the next collects deliver everything exactly once."""
+    assert pp(user_env, "login", "--server", server.base, "--username", "ivan").returncode == 0
+    proxy = CuttingProxy(server, fraction)
+    try:
+        assert pp(user_env, "config", "set", "server", proxy.base).returncode == 0
+        cut = pp(user_env, "collect")
+        assert proxy.cut and cut.returncode != 0 and "Traceback" not in cut.stderr, cut.stderr + cut.stdout
+        assert "kept and sent with the next collect" in cut.stderr
+        server.start()
+        assert pp(user_env, "config", "set", "server", server.base).returncode == 0
+        again = pp(user_env, "collect")
+        assert again.returncode == 0, again.stderr
+        local = json.loads(pp(user_env, "report", "daily", "--json").stdout)
+        same_days(server_daily(server, user_env), local)
+        assert "Nothing new to send." in pp(user_env, "collect").stdout
+        same_days(server_daily(server, user_env), local)
+    finally:
+        proxy.close()

@@ -536,6 +536,34 @@ def whoami() -> None:
     typer.echo(f"{conf.username} on {conf.server}")
 
 
+@app.command()
+def dashboard(
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the link instead of opening it.")
+    ] = False,
+) -> None:
+    """Open the dashboard in the browser, already logged in (through a one-time link that
+    expires in minutes; the API key never goes into a URL)."""
+    import webbrowser
+
+    conf = _config()
+    if not conf.api_key or not conf.server:
+        raise UserError("not logged in: run promptpulse login")
+    with _client(conf.server, conf.api_key) as client:
+        link = _server_call(lambda: client.request("POST", "/api/login-links"))
+    url = conf.server.rstrip("/") + str(link["path"])
+    opened = False
+    if not no_browser:
+        try:
+            opened = webbrowser.open(url)
+        except webbrowser.Error:
+            opened = False
+    if opened:
+        typer.echo(f"Opened the dashboard of {conf.server} in your browser.")
+    else:
+        typer.echo(f"Open this link to see the dashboard (it works once, for a few minutes):\n{url}")
+
+
 @config_app.command("show")
 def config_show() -> None:
     """Print the settings (the API key masked)."""

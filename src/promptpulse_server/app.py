@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar, Request, Response
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
@@ -66,6 +67,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude=["^/api/", "^/claude-code-stats$", "^/health$"],
         ),
         after_request=pages.security_headers,
+        # pages and JSON answers; static files are compressed once, ahead of time
+        compression_config=CompressionConfig(
+            backend="gzip", gzip_compress_level=6, minimum_size=1024, exclude=["^/static/"]
+        ),
         state=State(
             {"engine": engine, "sessions": db.session_factory(engine), "settings": settings}
         ),

@@ -1,0 +1,152 @@
+"""The dashboard in a real headless Chromium (Debian's ``chromium``, driven by Playwright through
+``executable_path``) against the real server as a subprocess: log in, see the charts drawn,
+change the period and a filter, export a CSV, revoke a key; no request leaves the server and no
+console error occurs. A screenshot of the overview is kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_dashboard import day, upload
+from test_end_to_end import Server
+
+from promptpulse_server import pages
+
+CHROMIUM = os.environ.get("PROMPTPULSE_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser tests: scripts/test installs chromium")
+        pytest.skip("no chromium: apt-get install -y chromium (scripts/test does it as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    server = Server(f"sqlite:///{tmp_path / 'server.sqlite3'}", tmp_path / "server-home")
+    server.start()
+    with httpx.Client(base_url=server.base) as http:
+        r = http.post("/api/users", json={"username": "lee", "displayName": "Lee"})
+        key = {"X-API-Key": r.json()["apiKey"]}
+        upload(http, key, "laptop")  # type: ignore[arg-type]
+        http.post("/api/keys", json={"label": "old laptop"}, headers=key)
+    yield server, key
+    server.stop()
+
+
+def test_the_dashboard_in_a_real_browser(
+    browser: Any, site: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    server, key = site
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    requests: list[str] = []
+    problems: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+
+    page.goto(f"{server.base}/")
+    assert "/login" in page.url
+    page.fill("input[name=api_key]", key["X-API-Key"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.base}/")
+    for chart in ("cost-by-model", "daily-cost", "tokens-by-kind"):
+        page.wait_for_selector(f"#{chart}[data-drawn] .main-svg", timeout=15000)
+    assert page.locator("#daily-cost .barlayer .point").count() > 0  # bars drawn
+    assert page.locator("#cost-by-model .slice").count() == 2  # two models in the donut
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+    # the period: the page reloads with it in the URL and the numbers of that week
+    page.select_option("select[name=period]", "week")
+    page.wait_for_url(re.compile(r"period=week"))
+    week = httpx.get(
+        f"{server.base}/api/usage/aggregate", params={"since": day(6)}, headers=key
+    ).json()
+    assert page.inner_text("[data-stat=cost]") == pages.money(week["totals"]["totalCost"])
+    # a filter
+    page.select_option("select[name=model]", "claude-sonnet-4-5")
+    page.wait_for_url(re.compile(r"model=claude-sonnet-4-5"))
+    page.wait_for_selector("#daily-cost[data-drawn] .main-svg")
+    assert "period=week" in page.url
+    sonnet = httpx.get(
+        f"{server.base}/api/usage/aggregate",
+        params={"since": day(6), "model": "claude-sonnet-4-5"},
+        headers=key,
+    ).json()
+    assert page.inner_text("[data-stat=cost]") == pages.money(sonnet["totals"]["totalCost"])
+
+    # export the filtered view as CSV
+    with page.expect_download() as download:
+        page.click("text=CSV")
+    saved = tmp_path / "export.csv"
+    download.value.save_as(saved)
+    rows = list(csv.DictReader(io.StringIO(saved.read_text())))
+    assert {r["date"] for r in rows} == {d["date"] for d in sonnet["daily"]}
+
+    # the other theme (light and dark), kept across pages
+    before = page.get_attribute("html", "data-theme")
+    page.click("[data-theme-toggle]")
+    theme = page.get_attribute("html", "data-theme")
+    assert {before, theme} == {"light", "dark"}
+
+    # revoke a key
+    page.goto(f"{server.base}/settings")
+    assert page.get_attribute("html", "data-theme") == theme
+    row = page.locator("#keys tr", has_text="old laptop")
+    row.locator("button", has_text="Revoke").click()
+    page.wait_for_selector("text=Key 'old laptop' revoked.")
+    assert "revoked" in (page.locator("#keys tr", has_text="old laptop").get_attribute("class") or "")
+
+    # every other page draws without errors
+    for path in ("/team", "/machines", "/projects", "/sessions?sort=cost", "/blocks", "/leaderboard"):
+        page.goto(f"{server.base}{path}")
+        for chart in page.locator(".plot").all():
+            chart.locator(".main-svg").first.wait_for(timeout=15000)
+
+    # a phone: nothing wider than the screen
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    small = phone.new_page()
+    small.on("request", lambda r: requests.append(r.url))
+    small.on("pageerror", lambda e: problems.append(str(e)))
+    small.goto(f"{server.base}/")  # a new context: the login page first
+    small.fill("input[name=api_key]", key["X-API-Key"])
+    small.click("button[type=submit]")
+    small.wait_for_selector("#daily-cost[data-drawn] .main-svg", timeout=15000)
+    overflow = small.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1
+    small.screenshot(path=str(ARTIFACTS / "overview-phone.png"), full_page=True)
+    phone.close()
+    context.close()
+
+    assert problems == []
+    strangers = [u for u in requests if not u.startswith(server.base)]
+    assert strangers == [], "every request goes to the server itself"
