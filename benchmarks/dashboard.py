@@ -50,14 +50,21 @@ def run(name: str, database_url: str, users: int) -> list[tuple[str, str]]:
             keys = []
             t = time.perf_counter()
             for u in range(users):
-                k = {"X-API-Key": c.post("/api/users", json={"username": f"user{u}"}).json()["apiKey"]}
+                k = {
+                    "X-API-Key": c.post("/api/users", json={"username": f"user{u}"}).json()[
+                        "apiKey"
+                    ]
+                }
                 keys.append(k)
                 body = year_batch(rnd, f"m-{u}", sessions=1000, blocks=900, first=first)
-                assert c.post("/api/v1/uploads", headers=k, json=body).status_code == 201
-            print(f"{name}: stored {users} users in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+                r = c.post("/api/v1/uploads", headers=k, json=body)
+                assert r.status_code == 201, r.text
+            print(
+                f"{name}: stored {users} users in {time.perf_counter() - t:.0f} s", file=sys.stderr
+            )
             link = c.post("/api/login-links", headers=keys[0]).json()["path"]
         with httpx.Client(base_url=base, timeout=120, headers={"Accept-Encoding": "gzip"}) as web:
-            assert web.get(link).status_code == 200  # logged in: the session cookie is set
+            assert web.get(link, follow_redirects=True).status_code == 200  # the cookie is set
             for _ in range(5):
                 timed_get(web, "/")
             own = [timed_get(web, "/?period=month") for _ in range(100)]
@@ -84,7 +91,9 @@ def run(name: str, database_url: str, users: int) -> list[tuple[str, str]]:
                     f"{(html_bytes + asset_bytes) / 1024:.0f} KB",
                 )
             )
-            rows.append((f"{name}: repeat visit transfers (the page)", f"{html_bytes / 1024:.1f} KB"))
+            rows.append(
+                (f"{name}: repeat visit transfers (the page)", f"{html_bytes / 1024:.1f} KB")
+            )
     finally:
         proc.terminate()
         proc.wait()

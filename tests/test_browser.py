@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from test_dashboard import day, upload
-from test_end_to_end import Server
 
 from promptpulse_server import pages
+from test_dashboard import day, upload
+from test_end_to_end import Server
 
 CHROMIUM = os.environ.get("PROMPTPULSE_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -124,10 +124,19 @@ def test_the_dashboard_in_a_real_browser(
     row = page.locator("#keys tr", has_text="old laptop")
     row.locator("button", has_text="Revoke").click()
     page.wait_for_selector("text=Key 'old laptop' revoked.")
-    assert "revoked" in (page.locator("#keys tr", has_text="old laptop").get_attribute("class") or "")
+    assert "revoked" in (
+        page.locator("#keys tr", has_text="old laptop").get_attribute("class") or ""
+    )
 
     # every other page draws without errors
-    for path in ("/team", "/machines", "/projects", "/sessions?sort=cost", "/blocks", "/leaderboard"):
+    for path in (
+        "/team",
+        "/machines",
+        "/projects",
+        "/sessions?sort=cost",
+        "/blocks",
+        "/leaderboard",
+    ):
         page.goto(f"{server.base}{path}")
         for chart in page.locator(".plot").all():
             chart.locator(".main-svg").first.wait_for(timeout=15000)

@@ -349,7 +349,9 @@ def test_a_server_killed_during_an_upload_loses_and_doubles_nothing(
     try:
         assert pp(user_env, "config", "set", "server", proxy.base).returncode == 0
         cut = pp(user_env, "collect")
-        assert proxy.cut and cut.returncode != 0 and "Traceback" not in cut.stderr, cut.stderr + cut.stdout
+        assert proxy.cut and cut.returncode != 0 and "Traceback" not in cut.stderr, (
+            cut.stderr + cut.stdout
+        )
         assert "kept and sent with the next collect" in cut.stderr
         server.start()
         assert pp(user_env, "config", "set", "server", server.base).returncode == 0

@@ -37,6 +37,11 @@ def test_wheel_contents(tmp_path: Path) -> None:
         "promptpulse_server/migrations/env.py",
         "promptpulse_server/migrations/script.py.mako",
         "promptpulse_server/migrations/versions/0001_initial_schema.py",
+        "promptpulse_server/migrations/versions/0002_dashboard_logins_and_team_sharing.py",
+        "promptpulse_server/templates/base.html",
+        "promptpulse_server/templates/overview.html",
+        "promptpulse_server/static/app.js",
+        "promptpulse_server/static/app.css",
     ]:
         assert needed in names, needed
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

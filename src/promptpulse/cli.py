@@ -561,7 +561,9 @@ def dashboard(
     if opened:
         typer.echo(f"Opened the dashboard of {conf.server} in your browser.")
     else:
-        typer.echo(f"Open this link to see the dashboard (it works once, for a few minutes):\n{url}")
+        typer.echo(
+            f"Open this link to see the dashboard (it works once, for a few minutes):\n{url}"
+        )
 
 
 @config_app.command("show")

@@ -157,7 +157,10 @@ class BlockUsage(Base):
     models: Mapped[list[str]] = mapped_column(JSON)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (UniqueConstraint("machine_id", "start"),)
+    __table_args__ = (
+        UniqueConstraint("machine_id", "start"),
+        Index("ix_block_usage_end", "end"),  # the running blocks: end > now
+    )
 
 
 class Upload(Base):

@@ -863,31 +863,36 @@ def active_blocks(s: Session, user_ids: tuple[int, ...], now: dt.datetime) -> li
     )
 
 
-def scope_choices(s: Session, user_ids: tuple[int, ...]) -> tuple[list[Any], list[str], list[str]]:
-    """What the filters offer: (machines as (key, hostname), models, projects)."""
+def scope_choices(s: Session, scope: Scope) -> tuple[list[Any], list[str], list[str]]:
+    """What the filters offer: (machines as (key, hostname), models, projects); models and
+    projects are those with usage from the period's first day on."""
     machines_ = list(
         s.execute(
             select(Machine.machine_key, Machine.hostname)
-            .where(Machine.user_id.in_(user_ids))
+            .where(Machine.user_id.in_(scope.user_ids))
             .order_by(Machine.hostname)
         ).all()
     )
-    models = list(
-        s.scalars(
-            select(DailyUsage.model)
-            .join(Machine, Machine.id == DailyUsage.machine_id)
-            .where(Machine.user_id.in_(user_ids))
-            .distinct()
-        )
+    models_q = (
+        select(DailyUsage.model)
+        .join(Machine, Machine.id == DailyUsage.machine_id)
+        .where(Machine.user_id.in_(scope.user_ids))
+        .distinct()
     )
-    projects = list(
-        s.scalars(
-            select(SessionUsage.project)
-            .join(Machine, Machine.id == SessionUsage.machine_id)
-            .where(Machine.user_id.in_(user_ids), SessionUsage.project != "")
-            .distinct()
-        )
+    projects_q = (
+        select(SessionUsage.project)
+        .join(Machine, Machine.id == SessionUsage.machine_id)
+        .where(Machine.user_id.in_(scope.user_ids), SessionUsage.project != "")
+        .distinct()
     )
+    if scope.since:
+        models_q = models_q.where(DailyUsage.date >= scope.since)
+        projects_q = projects_q.where(SessionUsage.last_activity >= scope.instant(scope.since))
+    models = set(s.scalars(models_q))
+    projects = set(s.scalars(projects_q))
+    # a chosen filter stays on offer, with or without usage in the period
+    models.update(m for m in (scope.model,) if m)
+    projects.update(p for p in (scope.project,) if p)
     return machines_, sorted(models), sorted(projects)
 
 

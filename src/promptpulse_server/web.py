@@ -165,7 +165,7 @@ def context(db: Session, request: Request[Any, Any, Any], viewer: User) -> Conte
         project=f.project or None,
         zone=str(f.zone),
     )
-    return Context(viewer, f, scope, people, queries.scope_choices(db, ids))
+    return Context(viewer, f, scope, people, queries.scope_choices(db, scope))
 
 
 def page(
