@@ -405,6 +405,10 @@ def _key_in(cols: tuple[Any, ...], keys: list[tuple[Any, ...]]) -> Any:
 # --- reports -----------------------------------------------------------------------------------
 
 
+def _machines_in(user_ids: tuple[int, ...]) -> Any:
+    return select(Machine.id).where(Machine.user_id.in_(user_ids))
+
+
 def _machines_of(user: User) -> Any:
     return select(Machine.id).where(Machine.user_id == user.id)
 
@@ -857,8 +861,12 @@ def active_blocks(s: Session, user_ids: tuple[int, ...], now: dt.datetime) -> li
     return list(
         s.scalars(
             select(BlockUsage)
-            .join(Machine, Machine.id == BlockUsage.machine_id)
-            .where(Machine.user_id.in_(user_ids), BlockUsage.start <= now, BlockUsage.end > now)
+            # "+ 0": search by end time, not by machine (SQLite would, without statistics)
+            .where(
+                (BlockUsage.machine_id + 0).in_(_machines_in(user_ids)),
+                BlockUsage.start <= now,
+                BlockUsage.end > now,
+            )
         )
     )
 
@@ -887,7 +895,16 @@ def scope_choices(s: Session, scope: Scope) -> tuple[list[Any], list[str], list[
     )
     if scope.since:
         models_q = models_q.where(DailyUsage.date >= scope.since)
-        projects_q = projects_q.where(SessionUsage.last_activity >= scope.instant(scope.since))
+        # by time, not by machine (see active_blocks)
+        projects_q = (
+            select(SessionUsage.project)
+            .where(
+                (SessionUsage.machine_id + 0).in_(_machines_in(scope.user_ids)),
+                SessionUsage.project != "",
+                SessionUsage.last_activity >= scope.instant(scope.since),
+            )
+            .distinct()
+        )
     models = set(s.scalars(models_q))
     projects = set(s.scalars(projects_q))
     # a chosen filter stays on offer, with or without usage in the period
