@@ -438,3 +438,16 @@ def test_assets_are_served_compressed_and_cached(client: TestClient[Any]) -> Non
         again = client.get(url.group(1), headers={"If-None-Match": r.headers["etag"]})
         assert again.status_code == 304
     assert client.get("/static/x/evil.js").status_code == 404
+
+
+def test_the_session_cookie_is_secure_over_https(database: str) -> None:
+    settings = Settings(database_url=database, signup_per_minute=1000, secret_key="s")
+    with TestClient(create_app(settings), base_url="https://dash.example") as c:
+        key = signup(c, "gwen")
+        path = c.post("/api/login-links", headers=key).json()["path"]
+        cookie = c.get(path, follow_redirects=False).headers["set-cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie
+    with TestClient(create_app(settings)) as plain:  # http: a browser would drop a Secure one
+        key = signup(plain, "hugo")
+        path = plain.post("/api/login-links", headers=key).json()["path"]
+        assert "Secure" not in plain.get(path, follow_redirects=False).headers["set-cookie"]
