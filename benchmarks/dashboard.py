@@ -28,7 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from server import p95, start_server, year_batch
+from server import databases, p95, print_table, start_server, year_batch
 
 
 def timed_get(c: httpx.Client, path: str) -> float:
@@ -106,22 +106,7 @@ def main() -> None:
     ap.add_argument("--postgres", default=os.environ.get("PROMPTPULSE_TEST_POSTGRES_URL"))
     ap.add_argument("--users", type=int, default=100)
     args = ap.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.users)
-    if args.postgres:
-        from sqlalchemy import create_engine, text
-
-        from promptpulse_server.settings import database_url
-
-        engine = create_engine(database_url(args.postgres))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        rows += run("PostgreSQL", args.postgres, args.users)
-    print("| measure | figure |\n| --- | --- |")
-    for name, figure in rows:
-        print(f"| {name} | {figure} |")
+    print_table([r for name, url in databases(args.postgres) for r in run(name, url, args.users)])
 
 
 if __name__ == "__main__":

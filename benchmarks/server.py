@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -210,27 +211,34 @@ def run(name: str, database_url: str, users: int) -> list[tuple[str, str]]:
     return rows
 
 
+def databases(postgres: str | None) -> Iterator[tuple[str, str]]:
+    """(name, URL) of a fresh SQLite database, then of PostgreSQL (emptied) when given one."""
+    with tempfile.TemporaryDirectory() as tmp:
+        yield "SQLite", f"sqlite:///{tmp}/bench.sqlite3"
+    if postgres:
+        from sqlalchemy import create_engine, text
+
+        from promptpulse_server.settings import database_url
+
+        engine = create_engine(database_url(postgres))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        yield "PostgreSQL", postgres
+
+
+def print_table(rows: list[tuple[str, str]]) -> None:
+    print("| measure | figure |\n| --- | --- |")
+    for name, figure in rows:
+        print(f"| {name} | {figure} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--postgres", default=os.environ.get("PROMPTPULSE_TEST_POSTGRES_URL"))
     ap.add_argument("--users", type=int, default=100)
     args = ap.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.users)
-    if args.postgres:
-        from sqlalchemy import create_engine, text
-
-        from promptpulse_server.settings import database_url
-
-        engine = create_engine(database_url(args.postgres))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        rows += run("PostgreSQL", args.postgres, args.users)
-    print("| measure | figure |\n| --- | --- |")
-    for name, figure in rows:
-        print(f"| {name} | {figure} |")
+    print_table([r for name, url in databases(args.postgres) for r in run(name, url, args.users)])
 
 
 if __name__ == "__main__":

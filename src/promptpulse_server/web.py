@@ -12,7 +12,7 @@ import importlib.util
 import io
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -296,9 +296,7 @@ def _team(request: Request[Any, Any, Any], db: Session, viewer: User) -> Respons
     if ctx.filters.user == viewer.username and "user" not in ctx.filters.params:
         # the team view shows everyone unless a user is asked for
         ctx.filters.user = "all"
-        ctx.scope = queries.Scope(
-            **{**ctx.scope.__dict__, "user_ids": tuple(u.id for u in ctx.people)}
-        )
+        ctx.scope = replace(ctx.scope, user_ids=tuple(u.id for u in ctx.people))
     users = {u.id: u for u in ctx.people if u.id in ctx.scope.user_ids}
     vm = views.team(queries.scope_per_user(db, ctx.scope), users)
     return page("team.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts)
