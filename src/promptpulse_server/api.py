@@ -500,6 +500,21 @@ def first_day(period: str, zone: ZoneInfo, now: dt.datetime) -> dt.date | None:
     return None
 
 
+def leaderboard_since(db: Session, period: str) -> dict[str, dt.date] | None:
+    """Each opted-in time zone's first day of a leaderboard period (None: all time)."""
+    if period not in ("today", "week", "month", "all"):
+        raise ClientException("period: use today, week, month or all")
+    if period == "all":
+        return None
+    now = queries.utcnow()
+    since = {}
+    for zone in queries.opted_in_timezones(db):
+        first = first_day(period, _zone(zone), now)
+        if first is not None:
+            since[zone] = first
+    return since
+
+
 @get("/api/leaderboard/{period:str}", sync_to_thread=True, tags=["leaderboard"])
 def leaderboard(
     db: DB,
@@ -508,17 +523,7 @@ def leaderboard(
     by: FromQuery[Literal["cost", "tokens"]] = "cost",
 ) -> schemas.Leaderboard:
     """Users who opted in, ranked; each user's days are counted in their own time zone."""
-    if period not in ("today", "week", "month", "all"):
-        raise ClientException("period: use today, week, month or all")
-    now = queries.utcnow()
-    since = None
-    if period != "all":
-        since = {}
-        for zone in queries.opted_in_timezones(db):
-            first = first_day(period, _zone(zone), now)
-            if first is not None:
-                since[zone] = first
-    rows = queries.leaderboard(db, since)
+    rows = queries.leaderboard(db, leaderboard_since(db, period))
     rows.sort(key=lambda r: -(float(r[2] or 0) if by == "cost" else int(r[1] or 0)))
     return schemas.Leaderboard(
         period=cast(Any, period),

@@ -316,9 +316,8 @@ def overview(
             for d, parts in sorted(by_day.items(), reverse=True)
         ],
     )
-    return Overview(
-        totals, dict(by_model), len(by_day), active, [donut, bars, kinds], table, by_session_start
-    )
+    charts = [donut, bars, kinds] if by_day else []  # nothing to draw: no chart library either
+    return Overview(totals, dict(by_model), len(by_day), active, charts, table, by_session_start)
 
 
 def rows_by_session_start(rows: Iterable[Sequence[Any]], zone: ZoneInfo) -> list[tuple[Any, ...]]:
@@ -397,7 +396,7 @@ def team(rows: Iterable[Sequence[Any]], users: dict[int, Any]) -> Team:
             for r in out
         ],
     )
-    return Team(out, totals, [chart], table)
+    return Team(out, totals, [chart] if totals.total else [], table)
 
 
 # --- machines ------------------------------------------------------------------------------------

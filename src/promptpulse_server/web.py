@@ -79,6 +79,11 @@ def _start_session(request: Request[Any, Any, Any], db: Session, user: User, to:
     return Redirect(_safe_next(to), cookies=[_session_cookie(request, token, days)])
 
 
+def _to_login_without_session() -> Redirect:
+    gone = Cookie(key=COOKIE, value="", max_age=0, httponly=True, samesite="lax", path="/")
+    return Redirect("/login", cookies=[gone])
+
+
 def _safe_next(path: str | None) -> str:
     """Only a path on this server, never another site."""
     if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
@@ -169,9 +174,15 @@ def context(db: Session, request: Request[Any, Any, Any], viewer: User) -> Conte
 
 
 def page(
-    template: str, ctx: Context, request: Request[Any, Any, Any], **extra: Any
+    template: str,
+    request: Request[Any, Any, Any],
+    viewer: User,
+    filters: Filters,
+    status: int = 200,
+    **extra: Any,
 ) -> Response[Any]:
-    """The page, or its table as CSV or JSON when ``format`` asks."""
+    """The page, or its table as CSV or JSON when ``format`` asks. Pages with the filter bar
+    pass their ``ctx``."""
     fmt = request.query_params.get("format", "")
     table: views.Table | None = extra.get("table")
     if fmt and table is not None:
@@ -180,14 +191,21 @@ def page(
     return Template(
         template_name=template,
         context={
-            "ctx": ctx,
-            "f": ctx.filters,
-            "viewer": ctx.viewer,
+            "f": filters,
+            "viewer": viewer,
             "charts_json": json.dumps(charts, separators=(",", ":")) if charts else "",
             "path": request.url.path,
             **extra,
         },
+        status_code=status,
     )
+
+
+def filtered_page(
+    template: str, ctx: Context, request: Request[Any, Any, Any], **extra: Any
+) -> Response[Any]:
+    """A page with the filter bar, which offers the choices in ``ctx``."""
+    return page(template, request, ctx.viewer, ctx.filters, ctx=ctx, **extra)
 
 
 def export(table: views.Table, name: str, fmt: str) -> Response[Any]:
@@ -269,8 +287,7 @@ def logout(request: Request[Any, Any, Any], db: DB) -> Redirect:
     if token:
         queries.end_web_session(db, auth.key_hash(token))
         db.commit()
-    gone = Cookie(key=COOKIE, value="", max_age=0, httponly=True, samesite="lax", path="/")
-    return Redirect("/login", cookies=[gone])
+    return _to_login_without_session()
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -288,7 +305,7 @@ def overview(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Respons
     now = queries.utcnow()
     active = views.active_block(queries.active_blocks(db, ctx.scope.user_ids, now), now)
     vm = views.overview(rows, ctx.filters.period, active, by_session_start=bool(ctx.scope.project))
-    return page("overview.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts)
+    return filtered_page("overview.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts)
 
 
 def _team(request: Request[Any, Any, Any], db: Session, viewer: User) -> Response[Any]:
@@ -299,7 +316,7 @@ def _team(request: Request[Any, Any, Any], db: Session, viewer: User) -> Respons
         ctx.scope = replace(ctx.scope, user_ids=tuple(u.id for u in ctx.people))
     users = {u.id: u for u in ctx.people if u.id in ctx.scope.user_ids}
     vm = views.team(queries.scope_per_user(db, ctx.scope), users)
-    return page("team.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts)
+    return filtered_page("team.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts)
 
 
 @get("/team", sync_to_thread=True, include_in_schema=False)
@@ -320,7 +337,7 @@ def claude_code_stats(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -
 def machines(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
     ctx = context(db, request, viewer)
     rows, table = views.machines(queries.scope_machines(db, ctx.scope))
-    return page("machines.html", ctx, request, rows=rows, table=table)
+    return filtered_page("machines.html", ctx, request, rows=rows, table=table)
 
 
 @get("/projects", sync_to_thread=True, include_in_schema=False)
@@ -329,7 +346,8 @@ def projects(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Respons
     rows, chart, table = views.projects(
         queries.scope_session_usage(db, ctx.scope), ctx.filters.zone, ctx.filters.period
     )
-    return page("projects.html", ctx, request, rows=rows, table=table, charts=[chart])
+    charts = [chart] if rows else []  # an empty page loads no chart library
+    return filtered_page("projects.html", ctx, request, rows=rows, table=table, charts=charts)
 
 
 @get("/sessions", sync_to_thread=True, include_in_schema=False)
@@ -355,7 +373,7 @@ def sessions(
     lines, table = views.session_lines(rows, models)
     pages = max(1, -(-total // PAGE_SIZE))
     ctx.filters.params.update({"sort": sort, "order": order})
-    return page(
+    return filtered_page(
         "sessions.html",
         ctx,
         request,
@@ -373,7 +391,8 @@ def sessions(
 def blocks(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
     ctx = context(db, request, viewer)
     rows, chart, table = views.blocks(queries.scope_blocks(db, ctx.scope), queries.utcnow())
-    return page("blocks.html", ctx, request, rows=rows, table=table, charts=[chart])
+    charts = [chart] if rows else []
+    return filtered_page("blocks.html", ctx, request, rows=rows, table=table, charts=charts)
 
 
 @get("/leaderboard", sync_to_thread=True, include_in_schema=False)
@@ -384,23 +403,14 @@ def leaderboard(
     period: FromQuery[str] = "week",
     by: FromQuery[str] = "cost",
 ) -> Response[Any]:
-    if period not in ("today", "week", "month", "all"):
-        raise ClientException("period: use today, week, month or all")
     if by not in ("cost", "tokens"):
         raise ClientException("by: use cost or tokens")
-    now = queries.utcnow()
-    since = None
-    if period != "all":
-        since = {}
-        for zone in queries.opted_in_timezones(db):
-            first = api.first_day(period, _zone(zone), now)
-            if first is not None:
-                since[zone] = first
+    since = api.leaderboard_since(db, period)
     rows, table = views.leaderboard(queries.leaderboard(db, since), by)
-    ctx = context(db, request, viewer)
-    ctx.filters.params = {"period": period, "by": by}
+    f = read_filters(request, viewer)
+    f.params = {"period": period, "by": by}
     return page(
-        "leaderboard.html", ctx, request, rows=rows, table=table, board_period=period, by=by
+        "leaderboard.html", request, viewer, f, rows=rows, table=table, board_period=period, by=by
     )
 
 
@@ -422,21 +432,16 @@ def _settings(
     error: str = "",
     status: int = 200,
 ) -> Response[Any]:
-    ctx = context(db, request, viewer)
-    return Template(
+    return page(
         "settings.html",
-        context={
-            "ctx": ctx,
-            "f": ctx.filters,
-            "viewer": viewer,
-            "path": "/settings",
-            "keys": queries.list_keys(db, viewer),
-            "new_key": new_key,
-            "message": message,
-            "error": error,
-            "charts_json": "",
-        },
-        status_code=status,
+        request,
+        viewer,
+        read_filters(request, viewer),
+        status,
+        keys=queries.list_keys(db, viewer),
+        new_key=new_key,
+        message=message,
+        error=error,
     )
 
 
@@ -534,8 +539,7 @@ def delete_account(
         )
     queries.delete_user(db, viewer)
     db.commit()
-    gone = Cookie(key=COOKIE, value="", max_age=0, httponly=True, samesite="lax", path="/")
-    return Redirect("/login", cookies=[gone])
+    return _to_login_without_session()
 
 
 @get("/settings/export.csv", sync_to_thread=True, include_in_schema=False)
@@ -551,55 +555,50 @@ def export_account_json(db: DB, viewer: Viewer) -> Response[Any]:
 def export_account(db: Session, viewer: User, fmt: str) -> Response[Any]:
     """Everything stored for the account: its days, sessions and blocks per machine."""
     data = queries.export_rows(db, viewer)
-    daily = [
-        {
-            "kind": "daily",
-            "machine_id": mk,
+
+    def row(kind: str, machine: str, host: str, usage: Any, **fields: Any) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "machine_id": machine,
             "hostname": host,
-            "date": d.date.isoformat(),
-            "model": d.model,
-            "input_tokens": d.input_tokens,
-            "output_tokens": d.output_tokens,
-            "cache_creation_tokens": d.cache_creation_tokens,
-            "cache_read_tokens": d.cache_read_tokens,
-            "cost_usd": d.cost,
+            **fields,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_creation_tokens": usage.cache_creation_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cost_usd": usage.cost,
         }
+
+    daily = [
+        row("daily", mk, host, d, date=d.date.isoformat(), model=d.model)
         for mk, host, d in data["daily"]
     ]
     sessions_ = [
-        {
-            "kind": "session",
-            "machine_id": mk,
-            "hostname": host,
-            "project": u.project,
-            "session_id": u.session_id,
-            "first_activity": u.first_activity.isoformat(),
-            "last_activity": u.last_activity.isoformat(),
-            "model": u.model,
-            "input_tokens": u.input_tokens,
-            "output_tokens": u.output_tokens,
-            "cache_creation_tokens": u.cache_creation_tokens,
-            "cache_read_tokens": u.cache_read_tokens,
-            "cost_usd": u.cost,
-        }
+        row(
+            "session",
+            mk,
+            host,
+            u,
+            project=u.project,
+            session_id=u.session_id,
+            first_activity=u.first_activity.isoformat(),
+            last_activity=u.last_activity.isoformat(),
+            model=u.model,
+        )
         for mk, host, u in data["sessions"]
     ]
     blocks_ = [
-        {
-            "kind": "block",
-            "machine_id": mk,
-            "hostname": host,
-            "start": b.start.isoformat(),
-            "end": b.end.isoformat(),
-            "last_entry": b.last_entry.isoformat(),
-            "entries": b.entries,
-            "models": " ".join(b.models),
-            "input_tokens": b.input_tokens,
-            "output_tokens": b.output_tokens,
-            "cache_creation_tokens": b.cache_creation_tokens,
-            "cache_read_tokens": b.cache_read_tokens,
-            "cost_usd": b.cost,
-        }
+        row(
+            "block",
+            mk,
+            host,
+            b,
+            start=b.start.isoformat(),
+            end=b.end.isoformat(),
+            last_entry=b.last_entry.isoformat(),
+            entries=b.entries,
+            models=" ".join(b.models),
+        )
         for mk, host, b in data["blocks"]
     ]
     name = f"promptpulse-{viewer.username}.{fmt}"
