@@ -4,11 +4,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+import testclock
 
 CCUSAGE_VERSION = "20.0.24"
 
@@ -21,7 +24,21 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "no-claude-here"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("FORCE_COLOR", raising=False)
+    # every collector and server process a test starts runs at the test instant
+    monkeypatch.setenv("PROMPTPULSE_NOW", testclock.iso(testclock.NOW))
     return home
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _system_clock_at_test_instant() -> Iterator[None]:
+    """With PROMPTPULSE_TEST_NOW set, this process's system clock runs from that instant too."""
+    if not os.environ.get(testclock.ENV):
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(testclock.NOW, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,7 +152,7 @@ def dumps(record: dict[str, Any]) -> str:
 
 
 def write(
-    path: Path, records: list[dict[str, Any] | str], *, tail: str = "", mode: str = "w"
+    path: Path, records: Sequence[dict[str, Any] | str], *, tail: str = "", mode: str = "w"
 ) -> Path:
     """Write records (dicts, or raw strings for bad lines) one per line, then ``tail``
     without a newline (a torn last line)."""

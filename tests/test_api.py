@@ -6,18 +6,28 @@ import copy
 import datetime as dt
 import gzip
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from litestar.testing import TestClient
 
 from promptpulse_server.app import create_app
 from promptpulse_server.settings import Settings
+from testclock import NOW, TODAY, FakeClock, iso
+
+pytestmark = pytest.mark.dates
 
 
 @pytest.fixture
 def settings(database: str) -> Settings:
-    return Settings(database_url=database, signup_per_minute=1000, uploads_per_minute=1000)
+    return Settings(
+        database_url=database,
+        signup_per_minute=1000,
+        uploads_per_minute=1000,
+        clock=FakeClock(),
+    )
 
 
 @pytest.fixture
@@ -233,7 +243,7 @@ def test_bad_bodies_name_the_field_and_store_nothing(
 
 
 def test_invalid_json_missing_key_and_oversized_bodies(settings: Settings) -> None:
-    small = Settings(database_url=settings.database_url, max_body_bytes=2000)
+    small = replace(settings, max_body_bytes=2000)
     with TestClient(create_app(small)) as client:
         key = signup(client)
         r = client.post(
@@ -250,7 +260,7 @@ def test_invalid_json_missing_key_and_oversized_bodies(settings: Settings) -> No
 
 
 def test_rate_limits_on_signup(settings: Settings) -> None:
-    strict = Settings(database_url=settings.database_url, signup_per_minute=2)
+    strict = replace(settings, signup_per_minute=2)
     with TestClient(create_app(strict)) as client:
         key = signup(client, "user1")
         assert client.post("/api/users", json={"username": "user2"}).status_code == 201
@@ -328,8 +338,7 @@ def session(sid: str, project: str, last: str, cost: float = 1.0) -> dict[str, A
 
 def test_sessions_blocks_patterns_and_costs(client: TestClient[Any]) -> None:
     key = signup(client)
-    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    now = NOW.replace(minute=0, second=0, microsecond=0)
     blocks = [
         {
             "startTime": "2026-03-01T09:00:00Z",
@@ -388,7 +397,10 @@ def test_sessions_blocks_patterns_and_costs(client: TestClient[Any]) -> None:
         headers=key,
         params={"period": "week", "timezone": "Asia/Kolkata"},
     ).json()
-    assert week["points"][6]["totalCost"] == 2.0  # 2026-03-01 is a Sunday
+    expected = [0.0] * 7
+    expected[6] += 2.0  # 2026-03-01 09:00 UTC is a Sunday in India
+    expected[now.astimezone(ZoneInfo("Asia/Kolkata")).weekday()] += 1.0  # the running block
+    assert [p["totalCost"] for p in week["points"]] == expected
     by_project = client.get(
         "/api/usage/analytics/costs", headers=key, params={"groupBy": "project"}
     ).json()["items"]
@@ -403,7 +415,7 @@ def test_sessions_blocks_patterns_and_costs(client: TestClient[Any]) -> None:
 
 def test_leaderboard_shows_only_users_who_opted_in(client: TestClient[Any]) -> None:
     alice, bob = signup(client, "alice"), signup(client, "bob")
-    today = dt.date.today().isoformat()
+    today = TODAY.isoformat()  # both users count their days in UTC
     for key, cost in [(alice, 2.0), (bob, 5.0)]:
         client.post(
             "/api/v1/uploads",
@@ -469,7 +481,7 @@ def test_openapi_schema_types_every_endpoint(client: TestClient[Any]) -> None:
 def test_gzip_bodies_are_accepted_and_limited(settings: Settings) -> None:
     import json
 
-    small = Settings(database_url=settings.database_url, max_body_bytes=20_000)
+    small = replace(settings, max_body_bytes=20_000)
     with TestClient(create_app(small)) as client:
         key = signup(client)
         headers = {**key, "Content-Type": "application/json", "Content-Encoding": "gzip"}

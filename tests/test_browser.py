@@ -21,6 +21,8 @@ from promptpulse_server import pages
 from test_dashboard import day, upload
 from test_end_to_end import Server
 
+pytestmark = pytest.mark.dates
+
 CHROMIUM = os.environ.get("PROMPTPULSE_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
     "--headless",

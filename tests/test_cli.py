@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from logtree import assistant, response, write
 
+pytestmark = pytest.mark.dates
+
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 

@@ -16,6 +16,8 @@ from promptpulse import uploads
 from promptpulse.collect import changed_rows
 from promptpulse.ledger import Ledger
 
+pytestmark = pytest.mark.dates
+
 NOW = int(datetime(2026, 6, 1, tzinfo=UTC).timestamp() * 1000)
 
 
@@ -97,7 +99,10 @@ def test_a_change_during_a_collect_stays_marked(tmp_path: Path) -> None:
     with Ledger(tmp_path / "ledger.sqlite3") as led:
         led.sync([root])
         _, seq = led.changes_since_collect("UTC|basename")
-        write(root / "projects" / "-x" / "late.jsonl", response(datetime.now(UTC), "l", "lr"))
+        write(
+            root / "projects" / "-x" / "late.jsonl",
+            response(datetime.fromtimestamp(NOW / 1000, UTC), "l", "lr"),
+        )
         led.sync([root])  # e.g. a report ran while the collect was sending
         led.mark_collected(seq, "UTC|basename")
         assert led.changes_since_collect("UTC|basename")[0] is not None

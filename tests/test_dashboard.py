@@ -17,8 +17,9 @@ from promptpulse_server import pages
 from promptpulse_server.app import create_app
 from promptpulse_server.settings import Settings
 from test_api import breakdown, signup
+from testclock import NOW, TODAY, FakeClock
 
-TODAY = dt.datetime.now(dt.UTC).date()
+pytestmark = pytest.mark.dates
 
 
 def day(n: int) -> str:
@@ -30,7 +31,7 @@ def iso(moment: dt.datetime) -> str:
 
 
 def upload(client: TestClient[Any], key: dict[str, str], machine: str, scale: float = 1) -> None:
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = NOW.replace(microsecond=0)
     hour = now.replace(minute=0, second=0)
     sessions = [
         {
@@ -100,6 +101,7 @@ def client(database: str) -> Iterator[TestClient[Any]]:
         signup_per_minute=1000,
         uploads_per_minute=1000,
         secret_key="test-secret",
+        clock=FakeClock(),
     )
     with TestClient(create_app(settings)) as c:
         yield c
@@ -395,11 +397,18 @@ def test_a_login_link_works_once(client: TestClient[Any], team: dict[str, dict[s
 
 
 def test_an_expired_login_link_is_refused(database: str) -> None:
-    settings = Settings(database_url=database, signup_per_minute=1000, login_link_seconds=0)
+    clock = FakeClock()
+    settings = Settings(
+        database_url=database, signup_per_minute=1000, login_link_seconds=120, clock=clock
+    )
     with TestClient(create_app(settings)) as c:
         key = signup(c, "dave")
-        path = c.post("/api/login-links", headers=key).json()["path"]
-        assert c.get(path).status_code == 410
+        fresh = c.post("/api/login-links", headers=key).json()["path"]
+        stale = c.post("/api/login-links", headers=key).json()["path"]
+        clock.advance(seconds=119)
+        assert c.get(fresh, follow_redirects=False).status_code in (302, 303)
+        clock.advance(seconds=1)  # 120 s: expired
+        assert c.get(stale).status_code == 410
 
 
 def test_logout_ends_the_session(client: TestClient[Any], team: dict[str, dict[str, str]]) -> None:
@@ -441,7 +450,9 @@ def test_assets_are_served_compressed_and_cached(client: TestClient[Any]) -> Non
 
 
 def test_the_session_cookie_is_secure_over_https(database: str) -> None:
-    settings = Settings(database_url=database, signup_per_minute=1000, secret_key="s")
+    settings = Settings(
+        database_url=database, signup_per_minute=1000, secret_key="s", clock=FakeClock()
+    )
     with TestClient(create_app(settings), base_url="https://dash.example") as c:
         key = signup(c, "gwen")
         path = c.post("/api/login-links", headers=key).json()["path"]

@@ -19,6 +19,8 @@ from logtree import TreeSpec, generate, response, write
 
 from test_server_process import SERVER, free_port
 
+pytestmark = pytest.mark.dates
+
 PP = [sys.executable, "-m", "promptpulse"]
 
 

@@ -13,6 +13,8 @@ from promptpulse import ledger as ledger_module
 from promptpulse.ledger import Ledger
 from promptpulse.reports import by_period, by_session, periods_json, sessions_json
 
+pytestmark = pytest.mark.dates
+
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 

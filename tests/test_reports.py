@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from promptpulse.reports import (
     DayRow,
     SessionRow,
@@ -19,6 +21,8 @@ from promptpulse.reports import (
     select_blocks,
     sessions_json,
 )
+
+pytestmark = pytest.mark.dates
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from datetime import date, tzinfo
 from enum import StrEnum
 from pathlib import Path
@@ -125,6 +124,16 @@ def _timezone(name: str | None) -> tzinfo:
         return _system_timezone()
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise UserError(f"unknown time zone {name!r}: use an IANA name like Europe/Paris") from exc
+
+
+def _now_ms() -> int:
+    """Now, from the one clock (``PROMPTPULSE_NOW`` sets it), in epoch milliseconds."""
+    from promptpulse import clock
+
+    try:
+        return clock.to_ms(clock.from_env()())
+    except clock.ClockError as exc:
+        raise UserError(str(exc)) from exc
 
 
 def _system_timezone() -> tzinfo:
@@ -406,7 +415,7 @@ def blocks(
     with _open_ledger(verbose, json_out) as ledger:
         lines = ledger.usage_lines(mode.value, project)
         _warn_unknown_models(ledger, project)
-    now_ms = int(time.time() * 1000)
+    now_ms = _now_ms()
     all_blocks = reports.by_block(lines, now_ms, session_hours=session_length)
     limit = _token_limit(token_limit, all_blocks)
     shown = reports.select_blocks(
@@ -646,9 +655,7 @@ def collect(
     privacy = project_privacy.value if project_privacy else conf.project_privacy
     with _open_ledger(verbose, quiet=True) as ledger:
         if dry_run:
-            rows = collecting.changed_rows(
-                ledger, tz, granularity.value, first, privacy, int(time.time() * 1000)
-            )
+            rows = collecting.changed_rows(ledger, tz, granularity.value, first, privacy, _now_ms())
             pending = len(ledger.pending())
             counts = {k: sum(1 for r in rows if r[0] == k) for k in ("daily", "sessions", "blocks")}
             typer.echo(
@@ -659,7 +666,14 @@ def collect(
         with _client(conf.server, conf.api_key) as client:
             try:
                 result = collecting.collect(
-                    ledger, client, cfg.machine_id(), tz, granularity.value, first, privacy
+                    ledger,
+                    client,
+                    cfg.machine_id(),
+                    tz,
+                    granularity.value,
+                    first,
+                    privacy,
+                    _now_ms(),
                 )
             except ServerError as exc:
                 left = len(ledger.pending())

@@ -11,7 +11,7 @@ import json
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, tzinfo
 from typing import Literal
 
 from promptpulse import reports, uploads
@@ -63,10 +63,10 @@ def collect(
     client: Client,
     machine_id: str,
     tz: tzinfo,
-    granularity: Granularity = "all",
-    since: date | None = None,
-    privacy: str = "basename",
-    now_ms: int | None = None,
+    granularity: Granularity,
+    since: date | None,
+    privacy: str,
+    now_ms: int,
 ) -> CollectResult:
     """Send pending batches, then the rows that changed; raise ServerError (with what is left
     pending in the ledger) when the server cannot take them."""
@@ -75,19 +75,18 @@ def collect(
         _send(client, json.loads(saved))
         ledger.acknowledge(batch_id)
         result.resent += 1
-    now = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
     # a whole collect keeps track of what changed since the last one, so it builds only those
     whole = granularity == "all" and since is None
     basis = f"{getattr(tz, 'key', tz)}|{privacy}"
     from_ms, seq = ledger.changes_since_collect(basis) if whole else (0, 0)
     if from_ms is None:
         return result
-    changes = changed_rows(ledger, tz, granularity, since, privacy, now, from_ms)
+    changes = changed_rows(ledger, tz, granularity, since, privacy, now_ms, from_ms)
     result.rows_changed = len(changes)
     machine = {"id": machine_id, "hostname": socket.gethostname()}
     for rows in uploads.batches(changes):
         batch_id = uuid.uuid4().hex
-        generated = reports.iso_ms(now)
+        generated = reports.iso_ms(now_ms)
         body = uploads.batch_body(batch_id, generated, machine, rows)
         ledger.add_pending(
             batch_id,

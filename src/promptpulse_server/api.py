@@ -32,6 +32,7 @@ from promptpulse_server.models import SessionUsage, User
 
 DB = NamedDependency[Session]
 CurrentUser = NamedDependency[User]
+Now = NamedDependency[dt.datetime]
 
 # --- dependencies ------------------------------------------------------------------------------
 
@@ -45,12 +46,19 @@ def provide_db(state: State) -> Iterator[Session]:
         session.close()
 
 
-def provide_user(request: Request[Any, Any, Any], db: DB) -> User:
+def clock_now(state: State) -> dt.datetime:
+    """Now, from the app's clock (``Settings.clock``): the one place the server asks the time.
+    As the ``now`` dependency it is read once per request."""
+    now: dt.datetime = state.settings.clock()
+    return now
+
+
+def provide_user(request: Request[Any, Any, Any], db: DB, now: Now) -> User:
     key = request.headers.get(auth.HEADER)
     if not key:
         raise NotAuthorizedException(f"missing {auth.HEADER} header")
     digest = auth.key_hash(key)
-    found = queries.user_for_key_hash(db, digest) if auth.looks_like_key(key) else None
+    found = queries.user_for_key_hash(db, digest, now) if auth.looks_like_key(key) else None
     if found is None or not auth.same_hash(found[1].key_hash, digest):
         # Litestar does not clean up other dependencies when this one fails: give the
         # connection back now
@@ -62,6 +70,7 @@ def provide_user(request: Request[Any, Any, Any], db: DB) -> User:
 
 DEPENDENCIES = {
     "db": Provide(provide_db),
+    "now": Provide(clock_now, sync_to_thread=False),
     "user": Provide(provide_user, sync_to_thread=True),
 }
 
@@ -203,7 +212,7 @@ def health(db: DB, state: State) -> schemas.Health:
     tags=["users"],
     opt={"rate_limit": "signup"},
 )
-def create_user(data: JSONBody[schemas.NewUser], db: DB) -> schemas.CreatedUser:
+def create_user(data: JSONBody[schemas.NewUser], db: DB, now: Now) -> schemas.CreatedUser:
     """Create an account; its first API key is in the answer, once."""
     if queries.user_by_name(db, data.username) is not None:
         raise HTTPException(
@@ -211,8 +220,8 @@ def create_user(data: JSONBody[schemas.NewUser], db: DB) -> schemas.CreatedUser:
         )
     key = auth.new_key()
     try:
-        user = queries.create_user(db, data.username, data.display_name)
-        queries.add_key(db, user, "first key", auth.key_hash(key), auth.shown_prefix(key))
+        user = queries.create_user(db, data.username, data.display_name, now)
+        queries.add_key(db, user, "first key", auth.key_hash(key), auth.shown_prefix(key), now)
         db.commit()
     except IntegrityError as exc:
         db.rollback()
@@ -278,30 +287,32 @@ def list_keys(db: DB, user: CurrentUser) -> list[schemas.KeyOut]:
 
 
 @post("/api/keys", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["keys"])
-def create_key(data: JSONBody[schemas.NewKey], db: DB, user: CurrentUser) -> schemas.CreatedKey:
+def create_key(
+    data: JSONBody[schemas.NewKey], db: DB, user: CurrentUser, now: Now
+) -> schemas.CreatedKey:
     """A new key for this account, shown once."""
     key = auth.new_key()
-    row = queries.add_key(db, user, data.label, auth.key_hash(key), auth.shown_prefix(key))
+    row = queries.add_key(db, user, data.label, auth.key_hash(key), auth.shown_prefix(key), now)
     db.commit()
     return schemas.CreatedKey(id=row.id, label=row.label, api_key=key)
 
 
 @delete("/api/keys/{key_id:int}", sync_to_thread=True, tags=["keys"])
-def revoke_key(key_id: FromPath[int], db: DB, user: CurrentUser) -> None:
-    if queries.revoke_key(db, user, key_id) is None:
+def revoke_key(key_id: FromPath[int], db: DB, user: CurrentUser, now: Now) -> None:
+    if queries.revoke_key(db, user, key_id, now) is None:
         raise NotFoundException(f"no key {key_id}")
     db.commit()
 
 
 @post("/api/login-links", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["users"])
 def create_login_link(
-    request: Request[Any, Any, Any], db: DB, user: CurrentUser, state: State
+    request: Request[Any, Any, Any], db: DB, user: CurrentUser, state: State, now: Now
 ) -> schemas.LoginLinkOut:
     """A short-lived link that logs a browser into the dashboard once (``promptpulse
     dashboard``): the API key never goes into a URL."""
     token = secrets.token_urlsafe(32)
     lifetime = dt.timedelta(seconds=state.settings.login_link_seconds)
-    link = queries.add_login_link(db, user, auth.key_hash(token), lifetime)
+    link = queries.add_login_link(db, user, auth.key_hash(token), lifetime, now)
     db.commit()
     path = f"/login/{token}"
     return schemas.LoginLinkOut(
@@ -310,9 +321,11 @@ def create_login_link(
 
 
 @post("/api/v1/uploads", sync_to_thread=True, tags=["uploads"], opt={"rate_limit": "upload"})
-def upload(data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser) -> schemas.UploadResult:
+def upload(
+    data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser, now: Now
+) -> schemas.UploadResult:
     """The collector's upload: daily, session and block rows of one machine, one transaction."""
-    machine = queries.machine_for(db, user, data.machine.id, data.machine.hostname)
+    machine = queries.machine_for(db, user, data.machine.id, data.machine.hostname, now)
     stored = queries.store_batch(
         db,
         user,
@@ -323,6 +336,7 @@ def upload(data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser) -> sc
         data.sessions,
         data.blocks,
         source="collector",
+        now=now,
     )
     db.commit()
     return _upload_result(data.batch_id, stored)
@@ -333,6 +347,7 @@ def ccusage_upload(
     data: JSONBody[schemas.CcusageDaily],
     db: DB,
     user: CurrentUser,
+    now: Now,
     username: Annotated[str, QueryParameter(name="username", min_length=1)],
     machine: Annotated[str, QueryParameter(name="machine", min_length=1, max_length=200)],
 ) -> schemas.UploadResult:
@@ -341,9 +356,9 @@ def ccusage_upload(
         raise PermissionDeniedException(f"username: this key belongs to {user.username!r}")
     # the same report sent again is the same batch, and changes nothing
     batch_id = "ccusage-" + hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:48]
-    row = queries.machine_for(db, user, machine, machine)
+    row = queries.machine_for(db, user, machine, machine, now)
     stored = queries.store_batch(
-        db, user, row, batch_id, queries.utcnow(), data.daily, [], [], source="ccusage"
+        db, user, row, batch_id, now, data.daily, [], [], source="ccusage", now=now
     )
     db.commit()
     return _upload_result(batch_id, stored)
@@ -405,10 +420,10 @@ def sessions(
 def blocks(
     db: DB,
     user: CurrentUser,
+    now: Now,
     active_only: Annotated[bool, QueryParameter(name="activeOnly")] = False,
 ) -> schemas.BlockList:
     """5-hour blocks, newest first (``activeOnly``: those not yet over)."""
-    now = queries.utcnow()
     rows = queries.block_rows(db, user, now if active_only else None)
     return schemas.BlockList(
         blocks=[
@@ -500,13 +515,12 @@ def first_day(period: str, zone: ZoneInfo, now: dt.datetime) -> dt.date | None:
     return None
 
 
-def leaderboard_since(db: Session, period: str) -> dict[str, dt.date] | None:
+def leaderboard_since(db: Session, period: str, now: dt.datetime) -> dict[str, dt.date] | None:
     """Each opted-in time zone's first day of a leaderboard period (None: all time)."""
     if period not in ("today", "week", "month", "all"):
         raise ClientException("period: use today, week, month or all")
     if period == "all":
         return None
-    now = queries.utcnow()
     since = {}
     for zone in queries.opted_in_timezones(db):
         first = first_day(period, _zone(zone), now)
@@ -519,11 +533,12 @@ def leaderboard_since(db: Session, period: str) -> dict[str, dt.date] | None:
 def leaderboard(
     db: DB,
     user: CurrentUser,
+    now: Now,
     period: FromPath[str],
     by: FromQuery[Literal["cost", "tokens"]] = "cost",
 ) -> schemas.Leaderboard:
     """Users who opted in, ranked; each user's days are counted in their own time zone."""
-    rows = queries.leaderboard(db, leaderboard_since(db, period))
+    rows = queries.leaderboard(db, leaderboard_since(db, period, now))
     rows.sort(key=lambda r: -(float(r[2] or 0) if by == "cost" else int(r[1] or 0)))
     return schemas.Leaderboard(
         period=cast(Any, period),

@@ -88,8 +88,9 @@ def create_user(
         if queries.user_by_name(s, username) is not None:
             raise _Fail(f"username {username!r} is taken")
         key = auth.new_key()
-        user = queries.create_user(s, username, display_name)
-        queries.add_key(s, user, "first key", auth.key_hash(key), auth.shown_prefix(key))
+        now = settings.clock()
+        user = queries.create_user(s, username, display_name, now)
+        queries.add_key(s, user, "first key", auth.key_hash(key), auth.shown_prefix(key), now)
         s.commit()
     typer.echo(key)
 

@@ -29,10 +29,6 @@ _Row = TypeVar("_Row")
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 # --- users and keys ----------------------------------------------------------------------------
 
 
@@ -40,11 +36,11 @@ def user_by_name(s: Session, username: str) -> User | None:
     return s.scalar(select(User).where(func.lower(User.username) == username.lower()))
 
 
-def create_user(s: Session, username: str, display_name: str | None) -> User:
+def create_user(s: Session, username: str, display_name: str | None, now: dt.datetime) -> User:
     user = User(
         username=username,
         display_name=display_name or username,
-        created_at=utcnow(),
+        created_at=now,
         leaderboard_opt_in=False,
         timezone="UTC",
     )
@@ -80,16 +76,16 @@ def delete_user(s: Session, user: User) -> None:
     s.execute(delete(User).where(User.id == user.id))
 
 
-def add_key(s: Session, user: User, label: str, key_hash: str, prefix: str) -> ApiKey:
-    key = ApiKey(
-        user_id=user.id, label=label, key_hash=key_hash, prefix=prefix, created_at=utcnow()
-    )
+def add_key(
+    s: Session, user: User, label: str, key_hash: str, prefix: str, now: dt.datetime
+) -> ApiKey:
+    key = ApiKey(user_id=user.id, label=label, key_hash=key_hash, prefix=prefix, created_at=now)
     s.add(key)
     s.flush()
     return key
 
 
-def user_for_key_hash(s: Session, key_hash: str) -> tuple[User, ApiKey] | None:
+def user_for_key_hash(s: Session, key_hash: str, now: dt.datetime) -> tuple[User, ApiKey] | None:
     """The user of a live (not revoked) key; records when the key was last used."""
     row = s.execute(
         select(User, ApiKey)
@@ -99,7 +95,6 @@ def user_for_key_hash(s: Session, key_hash: str) -> tuple[User, ApiKey] | None:
     if row is None:
         return None
     user, key = row
-    now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         s.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
     return user, key
@@ -109,10 +104,10 @@ def list_keys(s: Session, user: User) -> Sequence[ApiKey]:
     return s.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.id)).all()
 
 
-def revoke_key(s: Session, user: User, key_id: int) -> ApiKey | None:
+def revoke_key(s: Session, user: User, key_id: int, now: dt.datetime) -> ApiKey | None:
     key = s.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user.id))
     if key is not None and key.revoked_at is None:
-        key.revoked_at = utcnow()
+        key.revoked_at = now
         s.flush()
     return key
 
@@ -120,8 +115,9 @@ def revoke_key(s: Session, user: User, key_id: int) -> ApiKey | None:
 # --- dashboard logins --------------------------------------------------------------------------
 
 
-def add_login_link(s: Session, user: User, token_hash: str, lifetime: dt.timedelta) -> LoginLink:
-    now = utcnow()
+def add_login_link(
+    s: Session, user: User, token_hash: str, lifetime: dt.timedelta, now: dt.datetime
+) -> LoginLink:
     link = LoginLink(
         user_id=user.id, token_hash=token_hash, created_at=now, expires_at=now + lifetime
     )
@@ -130,9 +126,8 @@ def add_login_link(s: Session, user: User, token_hash: str, lifetime: dt.timedel
     return link
 
 
-def use_login_link(s: Session, token_hash: str) -> User | None:
+def use_login_link(s: Session, token_hash: str, now: dt.datetime) -> User | None:
     """The user of a live link, which is used up by this; None for unknown, used or expired."""
-    now = utcnow()
     used = s.execute(
         update(LoginLink)
         .where(
@@ -146,8 +141,9 @@ def use_login_link(s: Session, token_hash: str) -> User | None:
     return None if used is None else s.get(User, used[0])
 
 
-def add_web_session(s: Session, user: User, token_hash: str, lifetime: dt.timedelta) -> None:
-    now = utcnow()
+def add_web_session(
+    s: Session, user: User, token_hash: str, lifetime: dt.timedelta, now: dt.datetime
+) -> None:
     s.execute(delete(WebSession).where(WebSession.expires_at <= now))
     s.execute(delete(LoginLink).where(LoginLink.expires_at <= now))
     s.add(
@@ -158,11 +154,11 @@ def add_web_session(s: Session, user: User, token_hash: str, lifetime: dt.timede
     s.flush()
 
 
-def user_for_web_session(s: Session, token_hash: str) -> User | None:
+def user_for_web_session(s: Session, token_hash: str, now: dt.datetime) -> User | None:
     return s.scalar(
         select(User)
         .join(WebSession, WebSession.user_id == User.id)
-        .where(WebSession.token_hash == token_hash, WebSession.expires_at > utcnow())
+        .where(WebSession.token_hash == token_hash, WebSession.expires_at > now)
     )
 
 
@@ -173,9 +169,10 @@ def end_web_session(s: Session, token_hash: str) -> None:
 # --- uploads -----------------------------------------------------------------------------------
 
 
-def machine_for(s: Session, user: User, machine_key: str, hostname: str) -> Machine:
+def machine_for(
+    s: Session, user: User, machine_key: str, hostname: str, now: dt.datetime
+) -> Machine:
     """The user's machine with this id, created on first sight; its last-seen time updated."""
-    now = utcnow()
     machine = s.scalar(
         select(Machine).where(Machine.user_id == user.id, Machine.machine_key == machine_key)
     )
@@ -214,6 +211,7 @@ def store_batch(
     sessions: Sequence[schemas.SessionRow],
     blocks: Sequence[schemas.BlockRow],
     source: str,
+    now: dt.datetime,
 ) -> Stored:
     """Store one batch of one machine, idempotently (the caller commits it as one transaction).
 
@@ -310,7 +308,7 @@ def store_batch(
             machine_id=machine.id,
             batch_id=batch_id,
             source=source,
-            received_at=utcnow(),
+            received_at=now,
             daily_rows=out.daily,
             session_rows=out.sessions,
             block_rows=out.blocks,

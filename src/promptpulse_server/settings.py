@@ -6,7 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from promptpulse import config
+from promptpulse import clock, config
 
 
 def database_url(raw: str | None) -> str:
@@ -48,10 +48,15 @@ class Settings:
     secret_key: str = ""  # signs the dashboard's CSRF tokens
     login_link_seconds: int = 120
     session_days: int = 30
+    clock: clock.Clock = clock.system_now  # every "now" the server asks for comes from here
 
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
+        try:
+            now = clock.from_env()
+        except clock.ClockError as exc:
+            raise SettingsError(str(exc)) from exc
         return cls(
             database_url=database_url(env.get("DATABASE_URL", "").strip() or None),
             host=env.get("HOST", "").strip() or "127.0.0.1",
@@ -63,6 +68,7 @@ class Settings:
             secret_key=env.get("PROMPTPULSE_SECRET_KEY", "").strip() or stored_secret(),
             login_link_seconds=_int("PROMPTPULSE_LOGIN_LINK_SECONDS", 120),
             session_days=_int("PROMPTPULSE_SESSION_DAYS", 30),
+            clock=now,
         )
 
 

@@ -36,6 +36,7 @@ COOKIE = "pp_session"
 PAGE_SIZE = 50
 DB = NamedDependency[Session]
 Viewer = NamedDependency[User]
+Now = api.Now
 
 
 class LoginRequired(Exception):
@@ -49,9 +50,9 @@ def to_login(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[An
     return Redirect("/login?" + urlencode({"next": exc.path}))
 
 
-def provide_viewer(request: Request[Any, Any, Any], db: DB) -> User:
+def provide_viewer(request: Request[Any, Any, Any], db: DB, now: Now) -> User:
     token = request.cookies.get(COOKIE, "")
-    user = queries.user_for_web_session(db, auth.key_hash(token)) if token else None
+    user = queries.user_for_web_session(db, auth.key_hash(token), now) if token else None
     if user is None:
         db.rollback()
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -71,10 +72,12 @@ def _session_cookie(request: Request[Any, Any, Any], token: str, days: int) -> C
     )
 
 
-def _start_session(request: Request[Any, Any, Any], db: Session, user: User, to: str) -> Redirect:
+def _start_session(
+    request: Request[Any, Any, Any], db: Session, user: User, to: str, now: dt.datetime
+) -> Redirect:
     token = secrets.token_urlsafe(32)
     days = request.app.state.settings.session_days
-    queries.add_web_session(db, user, auth.key_hash(token), dt.timedelta(days=days))
+    queries.add_web_session(db, user, auth.key_hash(token), dt.timedelta(days=days), now)
     db.commit()
     return Redirect(_safe_next(to), cookies=[_session_cookie(request, token, days)])
 
@@ -125,7 +128,7 @@ def read_filters(request: Request[Any, Any, Any], viewer: User) -> Filters:
         if q.get(k)
     }
     zone = _zone(viewer.timezone)
-    today = queries.utcnow().astimezone(zone).date()
+    today = api.clock_now(request.app.state).astimezone(zone).date()
     since = api.parse_day(q.get("since"), "since")
     until = api.parse_day(q.get("until"), "until")
     if since and until and since > until:
@@ -250,10 +253,13 @@ class LoginForm:
 def login(
     request: Request[Any, Any, Any],
     db: DB,
+    now: Now,
     data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response[Any]:
     key = data.api_key.strip()
-    found = queries.user_for_key_hash(db, auth.key_hash(key)) if auth.looks_like_key(key) else None
+    found = (
+        queries.user_for_key_hash(db, auth.key_hash(key), now) if auth.looks_like_key(key) else None
+    )
     if found is None:
         db.rollback()
         return Template(
@@ -261,12 +267,14 @@ def login(
             context={"next": _safe_next(data.next), "error": "That API key is not valid."},
             status_code=401,
         )
-    return _start_session(request, db, found[0], data.next)
+    return _start_session(request, db, found[0], data.next, now)
 
 
 @get("/login/{token:str}", sync_to_thread=True, include_in_schema=False)
-def login_link(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Response[Any]:
-    user = queries.use_login_link(db, auth.key_hash(token))
+def login_link(
+    request: Request[Any, Any, Any], db: DB, now: Now, token: FromPath[str]
+) -> Response[Any]:
+    user = queries.use_login_link(db, auth.key_hash(token), now)
     if user is None:
         db.rollback()
         return Template(
@@ -278,7 +286,7 @@ def login_link(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) ->
             },
             status_code=410,
         )
-    return _start_session(request, db, user, "/")
+    return _start_session(request, db, user, "/", now)
 
 
 @post("/logout", sync_to_thread=True, include_in_schema=False)
@@ -294,7 +302,7 @@ def logout(request: Request[Any, Any, Any], db: DB) -> Redirect:
 
 
 @get("/", sync_to_thread=True, include_in_schema=False)
-def overview(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
+def overview(request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now) -> Response[Any]:
     ctx = context(db, request, viewer)
     if ctx.scope.project:
         rows = views.rows_by_session_start(
@@ -302,7 +310,6 @@ def overview(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Respons
         )
     else:
         rows = queries.scope_daily(db, ctx.scope)
-    now = queries.utcnow()
     active = views.active_block(queries.active_blocks(db, ctx.scope.user_ids, now), now)
     vm = views.overview(rows, ctx.filters.period, active, by_session_start=bool(ctx.scope.project))
     return filtered_page("overview.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts)
@@ -388,9 +395,9 @@ def sessions(
 
 
 @get("/blocks", sync_to_thread=True, include_in_schema=False)
-def blocks(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
+def blocks(request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now) -> Response[Any]:
     ctx = context(db, request, viewer)
-    rows, chart, table = views.blocks(queries.scope_blocks(db, ctx.scope), queries.utcnow())
+    rows, chart, table = views.blocks(queries.scope_blocks(db, ctx.scope), now)
     charts = [chart] if rows else []
     return filtered_page("blocks.html", ctx, request, rows=rows, table=table, charts=charts)
 
@@ -400,12 +407,13 @@ def leaderboard(
     request: Request[Any, Any, Any],
     db: DB,
     viewer: Viewer,
+    now: Now,
     period: FromQuery[str] = "week",
     by: FromQuery[str] = "cost",
 ) -> Response[Any]:
     if by not in ("cost", "tokens"):
         raise ClientException("by: use cost or tokens")
-    since = api.leaderboard_since(db, period)
+    since = api.leaderboard_since(db, period, now)
     rows, table = views.leaderboard(queries.leaderboard(db, since), by)
     f = read_filters(request, viewer)
     f.params = {"period": period, "by": by}
@@ -495,22 +503,23 @@ def create_key(
     request: Request[Any, Any, Any],
     db: DB,
     viewer: Viewer,
+    now: Now,
     data: Annotated[KeyForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response[Any]:
     label = data.label.strip()
     if not label or len(label) > 100:
         return _settings(request, db, viewer, error="Label: 1 to 100 characters.", status=400)
     key = auth.new_key()
-    queries.add_key(db, viewer, label, auth.key_hash(key), auth.shown_prefix(key))
+    queries.add_key(db, viewer, label, auth.key_hash(key), auth.shown_prefix(key), now)
     db.commit()
     return _settings(request, db, viewer, new_key=key, message=f"Key {label!r} created.")
 
 
 @post("/settings/keys/{key_id:int}/revoke", sync_to_thread=True, include_in_schema=False)
 def revoke_key(
-    request: Request[Any, Any, Any], db: DB, viewer: Viewer, key_id: FromPath[int]
+    request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now, key_id: FromPath[int]
 ) -> Response[Any]:
-    key = queries.revoke_key(db, viewer, key_id)
+    key = queries.revoke_key(db, viewer, key_id, now)
     if key is None:
         raise NotFoundException(f"no key {key_id}")
     db.commit()
@@ -708,6 +717,7 @@ router = Router(
     ],
     dependencies={
         "db": Provide(api.provide_db),
+        "now": Provide(api.clock_now, sync_to_thread=False),
         "viewer": Provide(provide_viewer, sync_to_thread=True),
         "user": api.DEPENDENCIES["user"],
     },
