@@ -19,8 +19,6 @@ from logtree import TreeSpec, generate, response, write
 
 from test_server_process import SERVER, free_port
 
-pytestmark = pytest.mark.dates
-
 PP = [sys.executable, "-m", "promptpulse"]
 
 
@@ -116,6 +114,7 @@ def same_days(server_doc: dict[str, Any], local_doc: dict[str, Any]) -> None:
     assert rows(server_doc) == rows(local_doc)
 
 
+@pytest.mark.dates  # the days and blocks of the local report and the server
 def test_login_collect_and_the_server_equals_the_local_report(
     server: Server, user_env: dict[str, str]
 ) -> None:
@@ -237,6 +236,7 @@ def test_not_logged_in_and_bad_server(user_env: dict[str, str]) -> None:
     assert pp(user_env, "config", "set", "project_privacy", "hash").returncode == 0
 
 
+@pytest.mark.dates  # days, and the login link's expiry
 def test_dashboard_opens_logged_in_through_a_one_time_link(
     server: Server, user_env: dict[str, str], tmp_path: Path
 ) -> None:
