@@ -22,16 +22,17 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
 )
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from promptpulse_server import auth, queries, schemas
-from promptpulse_server.models import SessionUsage, User
+from promptpulse_server.models import ApiKey, SessionUsage, User
 
 DB = NamedDependency[Session]
 CurrentUser = NamedDependency[User]
+Credentials = NamedDependency[tuple[User, ApiKey]]
 Now = NamedDependency[dt.datetime]
 
 # --- dependencies ------------------------------------------------------------------------------
@@ -53,7 +54,8 @@ def clock_now(state: State) -> dt.datetime:
     return now
 
 
-def provide_user(request: Request[Any, Any, Any], db: DB, now: Now) -> User:
+def provide_credentials(request: Request[Any, Any, Any], db: DB, now: Now) -> tuple[User, ApiKey]:
+    """The user and the live key of the ``X-API-Key`` header; 401 without one."""
     key = request.headers.get(auth.HEADER)
     if not key:
         raise NotAuthorizedException(f"missing {auth.HEADER} header")
@@ -65,13 +67,18 @@ def provide_user(request: Request[Any, Any, Any], db: DB, now: Now) -> User:
         db.rollback()
         raise NotAuthorizedException(f"invalid or revoked {auth.HEADER}")
     db.commit()  # records last use
-    return found[0]
+    return found
+
+
+def provide_user(credentials: Credentials) -> User:
+    return credentials[0]
 
 
 DEPENDENCIES = {
     "db": Provide(provide_db),
     "now": Provide(clock_now, sync_to_thread=False),
-    "user": Provide(provide_user, sync_to_thread=True),
+    "credentials": Provide(provide_credentials, sync_to_thread=True),
+    "user": Provide(provide_user, sync_to_thread=False),
 }
 
 
@@ -85,9 +92,21 @@ def parse_day(value: str | None, name: str) -> dt.date | None:
     if len(text) == 8 and text.isdigit():
         text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError as exc:
         raise ClientException(f"{name}: {value!r} is not a day (YYYY-MM-DD or YYYYMMDD)") from exc
+    if not schemas.FIRST_DAY <= day <= schemas.LAST_DAY:
+        raise ClientException(
+            f"{name}: {day} is not between {schemas.FIRST_DAY} and {schemas.LAST_DAY}"
+        )
+    return day
+
+
+def parse_range(since: str | None, until: str | None) -> tuple[dt.date | None, dt.date | None]:
+    first, last = parse_day(since, "since"), parse_day(until, "until")
+    if first and last and first > last:
+        raise ClientException("since: the first day comes after the last (until)")
+    return first, last
 
 
 def _zone(name: str, field: str = "timezone") -> ZoneInfo:
@@ -97,8 +116,26 @@ def _zone(name: str, field: str = "timezone") -> ZoneInfo:
         raise ClientException(f"{field}: unknown time zone {name!r}") from exc
 
 
-Since = Annotated[str | None, QueryParameter(name="since", description="First day, YYYY-MM-DD")]
-Until = Annotated[str | None, QueryParameter(name="until", description="Last day, YYYY-MM-DD")]
+Since = Annotated[
+    str | None,
+    QueryParameter(name="since", max_length=10, description="First day, YYYY-MM-DD (2000–2100)"),
+]
+Until = Annotated[
+    str | None,
+    QueryParameter(name="until", max_length=10, description="Last day, YYYY-MM-DD (2000–2100)"),
+]
+# ids are 32-bit on PostgreSQL; a larger one names nothing
+RowId = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
+
+
+def text_param(name: str, max_length: int = 200) -> Any:
+    """A query parameter holding a name: bounded, without NUL."""
+    return QueryParameter(name=name, max_length=max_length, pattern=schemas.NO_NUL)
+
+
+ZoneParam = Annotated[
+    str | None, QueryParameter(name="timezone", max_length=64, pattern=schemas.NO_NUL)
+]
 
 
 # --- shaping -----------------------------------------------------------------------------------
@@ -298,7 +335,7 @@ def create_key(
 
 
 @delete("/api/keys/{key_id:int}", sync_to_thread=True, tags=["keys"])
-def revoke_key(key_id: FromPath[int], db: DB, user: CurrentUser, now: Now) -> None:
+def revoke_key(key_id: RowId, db: DB, user: CurrentUser, now: Now) -> None:
     if queries.revoke_key(db, user, key_id, now) is None:
         raise NotFoundException(f"no key {key_id}")
     db.commit()
@@ -306,13 +343,13 @@ def revoke_key(key_id: FromPath[int], db: DB, user: CurrentUser, now: Now) -> No
 
 @post("/api/login-links", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["users"])
 def create_login_link(
-    request: Request[Any, Any, Any], db: DB, user: CurrentUser, state: State, now: Now
+    request: Request[Any, Any, Any], db: DB, credentials: Credentials, state: State, now: Now
 ) -> schemas.LoginLinkOut:
     """A short-lived link that logs a browser into the dashboard once (``promptpulse
     dashboard``): the API key never goes into a URL."""
     token = secrets.token_urlsafe(32)
     lifetime = dt.timedelta(seconds=state.settings.login_link_seconds)
-    link = queries.add_login_link(db, user, auth.key_hash(token), lifetime, now)
+    link = queries.add_login_link(db, credentials[1], auth.key_hash(token), lifetime, now)
     db.commit()
     path = f"/login/{token}"
     return schemas.LoginLinkOut(
@@ -320,26 +357,56 @@ def create_login_link(
     )
 
 
+def _store(
+    db: Session,
+    user: User,
+    now: dt.datetime,
+    machine: schemas.MachineIn,
+    batch_id: str,
+    generated_at: dt.datetime,
+    daily: list[schemas.UploadedDay],
+    sessions: list[schemas.UploadedSession],
+    blocks: list[schemas.UploadedBlock],
+    source: str,
+) -> schemas.UploadResult:
+    """One batch in one transaction. Uploads that race (the same machine's first upload, the
+    same batch sent twice, the same rows) make one of them fail on a unique key: it is tried
+    again, and then sees what the other stored."""
+    for attempt in range(3):
+        try:
+            row = queries.machine_for(db, user, machine.id, machine.hostname, now)
+            stored = queries.store_batch(
+                db, user, row, batch_id, generated_at, daily, sessions, blocks, source, now
+            )
+            db.commit()
+            return _upload_result(batch_id, stored)
+        except IntegrityError as exc:
+            db.rollback()
+            if attempt == 2:
+                raise HTTPException(
+                    status_code=HTTP_409_CONFLICT,
+                    detail="batchId: concurrent uploads kept colliding; send the batch again",
+                ) from exc
+    raise AssertionError("unreachable")
+
+
 @post("/api/v1/uploads", sync_to_thread=True, tags=["uploads"], opt={"rate_limit": "upload"})
 def upload(
     data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser, now: Now
 ) -> schemas.UploadResult:
     """The collector's upload: daily, session and block rows of one machine, one transaction."""
-    machine = queries.machine_for(db, user, data.machine.id, data.machine.hostname, now)
-    stored = queries.store_batch(
+    return _store(
         db,
         user,
-        machine,
+        now,
+        data.machine,
         data.batch_id,
         data.generated_at,
         data.daily,
         data.sessions,
         data.blocks,
-        source="collector",
-        now=now,
+        "collector",
     )
-    db.commit()
-    return _upload_result(data.batch_id, stored)
 
 
 @post("/claude-code-stats", sync_to_thread=True, tags=["uploads"], opt={"rate_limit": "upload"})
@@ -348,20 +415,18 @@ def ccusage_upload(
     db: DB,
     user: CurrentUser,
     now: Now,
-    username: Annotated[str, QueryParameter(name="username", min_length=1)],
-    machine: Annotated[str, QueryParameter(name="machine", min_length=1, max_length=200)],
+    username: Annotated[str, QueryParameter(name="username", min_length=1, max_length=50)],
+    machine: Annotated[
+        str, QueryParameter(name="machine", min_length=1, max_length=200, pattern=schemas.NO_NUL)
+    ],
 ) -> schemas.UploadResult:
     """The body of ``ccusage daily --json`` for the key's own user, from one machine."""
     if username.lower() != user.username.lower():
         raise PermissionDeniedException(f"username: this key belongs to {user.username!r}")
     # the same report sent again is the same batch, and changes nothing
     batch_id = "ccusage-" + hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:48]
-    row = queries.machine_for(db, user, machine, machine, now)
-    stored = queries.store_batch(
-        db, user, row, batch_id, now, data.daily, [], [], source="ccusage", now=now
-    )
-    db.commit()
-    return _upload_result(batch_id, stored)
+    where = schemas.MachineIn(id=machine, hostname=machine[:255])
+    return _store(db, user, now, where, batch_id, now, data.daily, [], [], "ccusage")
 
 
 @get("/api/usage/aggregate", sync_to_thread=True, tags=["usage"])
@@ -370,13 +435,11 @@ def aggregate(
     user: CurrentUser,
     since: Since = None,
     until: Until = None,
-    machine: FromQuery[str | None] = None,
-    model: FromQuery[str | None] = None,
+    machine: Annotated[str | None, text_param("machine")] = None,
+    model: Annotated[str | None, text_param("model")] = None,
 ) -> schemas.DailyReport:
     """Daily usage in ccusage's daily shape, summed over the user's machines."""
-    rows = queries.daily_rows(
-        db, user, parse_day(since, "since"), parse_day(until, "until"), machine, model
-    )
+    rows = queries.daily_rows(db, user, *parse_range(since, until), machine, model)
     return daily_report(rows)
 
 
@@ -404,12 +467,10 @@ def sessions(
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, QueryParameter(name="limit", ge=1, le=1000)] = 50,
-    project: Annotated[str | None, QueryParameter(name="projectPath")] = None,
+    project: Annotated[str | None, text_param("projectPath", 500)] = None,
 ) -> schemas.SessionList:
     """The most recent sessions, newest first."""
-    rows = queries.session_rows(
-        db, user, limit, project, parse_day(since, "since"), parse_day(until, "until")
-    )
+    rows = queries.session_rows(db, user, limit, project, *parse_range(since, until))
     grouped: dict[tuple[str, str, str], list[SessionUsage]] = defaultdict(list)
     for usage, machine_key in rows:
         grouped[(machine_key, usage.project, usage.session_id)].append(usage)
@@ -457,7 +518,7 @@ def patterns(
     db: DB,
     user: CurrentUser,
     period: FromQuery[Literal["day", "week"]] = "day",
-    timezone: FromQuery[str | None] = None,
+    timezone: ZoneParam = None,
 ) -> schemas.Patterns:
     """Usage by hour of day (``day``) or day of week (``week``, 0 is Monday), by the local time
     each 5-hour block started."""
@@ -491,9 +552,7 @@ def costs(
     until: Until = None,
 ) -> schemas.CostReport:
     """Cost and tokens grouped by project, model, machine or day, costliest first."""
-    rows = queries.costs_by(
-        db, user, group_by, parse_day(since, "since"), parse_day(until, "until")
-    )
+    rows = queries.costs_by(db, user, group_by, *parse_range(since, until))
     return schemas.CostReport(
         group_by=group_by,
         items=[

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import func
 from sqlalchemy.sql.expression import true
 
 
@@ -61,6 +62,10 @@ class User(Base):
     # shown in the team view to everyone on this server (a team server's point; can be turned off)
     share_with_team: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+
+# usernames are unique without regard to case: "bob" and "BOB" racing each other make one account
+Index("uq_user_account_username_lower", func.lower(User.username), unique=True)
 
 
 class ApiKey(Base):
@@ -182,12 +187,14 @@ class Upload(Base):
 
 
 class WebSession(Base):
-    """A browser's login to the dashboard; the cookie holds the token, the table its hash."""
+    """A browser's login to the dashboard; the cookie holds the token, the table its hash. It
+    lives only as long as the API key that opened it (directly, or through a login link)."""
 
     __tablename__ = "web_session"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     __table_args__ = (Index("ix_web_session_user", "user_id"),)
@@ -200,6 +207,7 @@ class LoginLink(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -4,16 +4,20 @@ headers every page carries, and error pages for browsers (the API keeps its JSON
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2.utils import htmlsafe_json_dumps
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.exceptions.responses import create_exception_response
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
+from markupsafe import Markup
 
 from promptpulse_server import views
 
@@ -56,6 +60,41 @@ def duration(value: dt.timedelta) -> str:
     if minutes < 60:
         return f"{minutes} min"
     return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every infinite or NaN float replaced by None, which JSON can carry."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """Strict JSON (no NaN or Infinity, which JSON.parse refuses)."""
+    return json.dumps(finite(value), allow_nan=False, **options)
+
+
+def script_json(value: Any) -> Markup:
+    """JSON for a ``<script type="application/json">`` block: ``<``, ``>``, ``&`` and ``'``
+    are escaped (Jinja's ``tojson``), so no name in the data can close the block."""
+    return htmlsafe_json_dumps(
+        finite(value), dumps=json.dumps, separators=(",", ":"), allow_nan=False
+    )
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet would run as a formula starts with a quote instead (OWASP's rule
+    for CSV injection); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _environment() -> Environment:

@@ -1,5 +1,9 @@
 """Every SQL statement the server issues. Functions take a SQLAlchemy ``Session`` and plain values
-and return models or plain rows; callers commit."""
+and return models or plain rows; callers commit.
+
+Sums never overflow, whatever is stored: tokens and costs are summed with ``total_of`` (exact
+NUMERIC on PostgreSQL, ``total()`` on SQLite, where ``sum()`` raises on overflow), and the token
+kinds are added after summing, never row by row in 64-bit integers."""
 
 from __future__ import annotations
 
@@ -8,8 +12,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Float,
+    Integer,
+    TypeDecorator,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from promptpulse_server import schemas
 from promptpulse_server.models import (
@@ -27,6 +47,57 @@ from promptpulse_server.models import (
 CHUNK = 500  # keys per IN (...) clause
 _Row = TypeVar("_Row")
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+# --- sums that cannot overflow -------------------------------------------------------------------
+
+
+class _WholeNumber(TypeDecorator[int]):
+    impl = Integer
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
+class _Real(TypeDecorator[float]):
+    impl = Float
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> float | None:
+        return None if value is None else float(value)
+
+
+class _total(FunctionElement[Any]):
+    inherit_cache = True
+    name = "total_of"
+
+
+@compiles(_total)
+def _total_exact(element: _total, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"sum(CAST({compiler.process(element.clauses, **kw)} AS NUMERIC))"
+
+
+@compiles(_total, "sqlite")
+def _total_sqlite(element: _total, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"total({compiler.process(element.clauses, **kw)})"
+
+
+def total_of(column: Any) -> Any:
+    """The sum of a token or cost column; 0 for no rows on SQLite, NULL on PostgreSQL."""
+    fn = _total(column)
+    fn.type = _Real() if isinstance(column.type, Float) else _WholeNumber()
+    return fn
+
+
+def tokens_of(table: Any) -> Any:
+    """All four token kinds of a usage table, summed without overflow."""
+    return (
+        total_of(table.input_tokens)
+        + total_of(table.output_tokens)
+        + total_of(table.cache_creation_tokens)
+        + total_of(table.cache_read_tokens)
+    )
 
 
 # --- users and keys ----------------------------------------------------------------------------
@@ -116,18 +187,24 @@ def revoke_key(s: Session, user: User, key_id: int, now: dt.datetime) -> ApiKey 
 
 
 def add_login_link(
-    s: Session, user: User, token_hash: str, lifetime: dt.timedelta, now: dt.datetime
+    s: Session, key: ApiKey, token_hash: str, lifetime: dt.timedelta, now: dt.datetime
 ) -> LoginLink:
+    """A link for the key's user; the session it opens lives as long as the key."""
     link = LoginLink(
-        user_id=user.id, token_hash=token_hash, created_at=now, expires_at=now + lifetime
+        user_id=key.user_id,
+        api_key_id=key.id,
+        token_hash=token_hash,
+        created_at=now,
+        expires_at=now + lifetime,
     )
     s.add(link)
     s.flush()
     return link
 
 
-def use_login_link(s: Session, token_hash: str, now: dt.datetime) -> User | None:
-    """The user of a live link, which is used up by this; None for unknown, used or expired."""
+def use_login_link(s: Session, token_hash: str, now: dt.datetime) -> tuple[User, ApiKey] | None:
+    """The user and key of a live link, which is used up by this; None for an unknown, used or
+    expired link, or one whose key was revoked since."""
     used = s.execute(
         update(LoginLink)
         .where(
@@ -136,29 +213,47 @@ def use_login_link(s: Session, token_hash: str, now: dt.datetime) -> User | None
             LoginLink.expires_at > now,
         )
         .values(used_at=now)
-        .returning(LoginLink.user_id)
+        .returning(LoginLink.api_key_id)
     ).first()
-    return None if used is None else s.get(User, used[0])
+    if used is None:
+        return None
+    row = s.execute(
+        select(User, ApiKey)
+        .join(ApiKey, ApiKey.user_id == User.id)
+        .where(ApiKey.id == used[0], ApiKey.revoked_at.is_(None))
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def add_web_session(
-    s: Session, user: User, token_hash: str, lifetime: dt.timedelta, now: dt.datetime
+    s: Session, key: ApiKey, token_hash: str, lifetime: dt.timedelta, now: dt.datetime
 ) -> None:
+    """A dashboard session for the key's user, alive while the key is."""
     s.execute(delete(WebSession).where(WebSession.expires_at <= now))
     s.execute(delete(LoginLink).where(LoginLink.expires_at <= now))
     s.add(
         WebSession(
-            user_id=user.id, token_hash=token_hash, created_at=now, expires_at=now + lifetime
+            user_id=key.user_id,
+            api_key_id=key.id,
+            token_hash=token_hash,
+            created_at=now,
+            expires_at=now + lifetime,
         )
     )
     s.flush()
 
 
 def user_for_web_session(s: Session, token_hash: str, now: dt.datetime) -> User | None:
+    """The user of a live session whose key is not revoked."""
     return s.scalar(
         select(User)
         .join(WebSession, WebSession.user_id == User.id)
-        .where(WebSession.token_hash == token_hash, WebSession.expires_at > now)
+        .join(ApiKey, ApiKey.id == WebSession.api_key_id)
+        .where(
+            WebSession.token_hash == token_hash,
+            WebSession.expires_at > now,
+            ApiKey.revoked_at.is_(None),
+        )
     )
 
 
@@ -173,23 +268,27 @@ def machine_for(
     s: Session, user: User, machine_key: str, hostname: str, now: dt.datetime
 ) -> Machine:
     """The user's machine with this id, created on first sight; its last-seen time updated."""
-    machine = s.scalar(
-        select(Machine).where(Machine.user_id == user.id, Machine.machine_key == machine_key)
-    )
+    found = select(Machine).where(Machine.user_id == user.id, Machine.machine_key == machine_key)
+    machine = s.scalar(found)
     if machine is None:
-        machine = Machine(
-            user_id=user.id,
-            machine_key=machine_key,
-            hostname=hostname or machine_key,
-            first_seen=now,
-            last_seen=now,
+        # two first uploads of a machine may race: the loser's insert does nothing
+        dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+        s.execute(
+            dialect.insert(Machine)
+            .values(
+                user_id=user.id,
+                machine_key=machine_key,
+                hostname=hostname or machine_key,
+                first_seen=now,
+                last_seen=now,
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "machine_key"])
         )
-        s.add(machine)
-        s.flush()
-    else:
-        machine.last_seen = now
-        if hostname:
-            machine.hostname = hostname
+        machine = s.scalars(found.execution_options(populate_existing=True)).one()
+    machine.last_seen = now
+    if hostname:
+        machine.hostname = hostname
+    s.flush()
     return machine
 
 
@@ -424,11 +523,11 @@ def daily_rows(
         select(
             DailyUsage.date,
             DailyUsage.model,
-            func.sum(DailyUsage.input_tokens),
-            func.sum(DailyUsage.output_tokens),
-            func.sum(DailyUsage.cache_creation_tokens),
-            func.sum(DailyUsage.cache_read_tokens),
-            func.sum(DailyUsage.cost),
+            total_of(DailyUsage.input_tokens),
+            total_of(DailyUsage.output_tokens),
+            total_of(DailyUsage.cache_creation_tokens),
+            total_of(DailyUsage.cache_read_tokens),
+            total_of(DailyUsage.cost),
         )
         .join(Machine, Machine.id == DailyUsage.machine_id)
         .where(Machine.user_id == user.id)
@@ -450,13 +549,8 @@ def machines(s: Session, user: User) -> list[Any]:
     totals = (
         select(
             DailyUsage.machine_id.label("mid"),
-            func.sum(
-                DailyUsage.input_tokens
-                + DailyUsage.output_tokens
-                + DailyUsage.cache_creation_tokens
-                + DailyUsage.cache_read_tokens
-            ).label("tokens"),
-            func.sum(DailyUsage.cost).label("cost"),
+            tokens_of(DailyUsage).label("tokens"),
+            total_of(DailyUsage.cost).label("cost"),
         )
         .group_by(DailyUsage.machine_id)
         .subquery()
@@ -527,13 +621,13 @@ def block_hours(s: Session, user: User) -> list[Any]:
     """(block start, tokens, cost) of all the user's blocks, for the usage patterns."""
     q = select(
         BlockUsage.start,
-        BlockUsage.input_tokens
-        + BlockUsage.output_tokens
-        + BlockUsage.cache_creation_tokens
-        + BlockUsage.cache_read_tokens,
+        BlockUsage.input_tokens,
+        BlockUsage.output_tokens,
+        BlockUsage.cache_creation_tokens,
+        BlockUsage.cache_read_tokens,
         BlockUsage.cost,
     ).where(BlockUsage.machine_id.in_(_machines_of(user)))
-    return list(s.execute(q).all())
+    return [(start, i + o + cw + cr, cost) for start, i, o, cw, cr, cost in s.execute(q)]
 
 
 def costs_by(
@@ -552,18 +646,12 @@ def costs_by(
         key = {"model": DailyUsage.model, "day": DailyUsage.date, "machine": Machine.hostname}[
             group_by
         ]
-    tokens = func.sum(
-        table.input_tokens
-        + table.output_tokens
-        + table.cache_creation_tokens
-        + table.cache_read_tokens
-    )
     q = (
-        select(key, tokens, func.sum(table.cost))
+        select(key, tokens_of(table), total_of(table.cost))
         .join(Machine, Machine.id == table.machine_id)
         .where(Machine.user_id == user.id)
         .group_by(key)
-        .order_by(func.sum(table.cost).desc())
+        .order_by(total_of(table.cost).desc())
     )
     if table is DailyUsage:
         if since:
@@ -584,14 +672,8 @@ def costs_by(
 def leaderboard(s: Session, since: dict[str, dt.date] | None) -> list[Any]:
     """(user, tokens, cost) of users who opted in; ``since`` maps each user's time zone to the
     first day that counts in it (None: all time)."""
-    tokens = func.sum(
-        DailyUsage.input_tokens
-        + DailyUsage.output_tokens
-        + DailyUsage.cache_creation_tokens
-        + DailyUsage.cache_read_tokens
-    )
     q = (
-        select(User, tokens, func.sum(DailyUsage.cost))
+        select(User, tokens_of(DailyUsage), total_of(DailyUsage.cost))
         .join(Machine, Machine.user_id == User.id)
         .join(DailyUsage, DailyUsage.machine_id == Machine.id)
         .where(User.leaderboard_opt_in.is_(True))
@@ -682,18 +764,18 @@ def _session_scope(q: Any, scope: Scope) -> Any:
 
 
 _DAILY_SUMS: tuple[Any, ...] = (
-    func.sum(DailyUsage.input_tokens),
-    func.sum(DailyUsage.output_tokens),
-    func.sum(DailyUsage.cache_creation_tokens),
-    func.sum(DailyUsage.cache_read_tokens),
-    func.sum(DailyUsage.cost),
+    total_of(DailyUsage.input_tokens),
+    total_of(DailyUsage.output_tokens),
+    total_of(DailyUsage.cache_creation_tokens),
+    total_of(DailyUsage.cache_read_tokens),
+    total_of(DailyUsage.cost),
 )
 _SESSION_SUMS: tuple[Any, ...] = (
-    func.sum(SessionUsage.input_tokens),
-    func.sum(SessionUsage.output_tokens),
-    func.sum(SessionUsage.cache_creation_tokens),
-    func.sum(SessionUsage.cache_read_tokens),
-    func.sum(SessionUsage.cost),
+    total_of(SessionUsage.input_tokens),
+    total_of(SessionUsage.output_tokens),
+    total_of(SessionUsage.cache_creation_tokens),
+    total_of(SessionUsage.cache_read_tokens),
+    total_of(SessionUsage.cost),
 )
 
 
@@ -814,27 +896,23 @@ def scope_sessions(
 
 
 def session_models(
-    s: Session, keys: list[tuple[str, str, str]]
+    s: Session, user_ids: tuple[int, ...], keys: list[tuple[str, str, str, str]]
 ) -> dict[tuple[str, ...], list[str]]:
-    """The models of some sessions, given as (machine key, project, session id)."""
+    """The models of some sessions of these users, given as (username, machine key, project,
+    session id)."""
     out: dict[tuple[str, ...], list[str]] = {}
+    cols = (User.username, Machine.machine_key, SessionUsage.project, SessionUsage.session_id)
     for i in range(0, len(keys), CHUNK):
         chunk = [tuple(k) for k in keys[i : i + CHUNK]]
         rows = s.execute(
-            select(
-                Machine.machine_key,
-                SessionUsage.project,
-                SessionUsage.session_id,
-                SessionUsage.model,
-            )
+            select(*cols, SessionUsage.model)
             .join(Machine, Machine.id == SessionUsage.machine_id)
-            .where(
-                _key_in((Machine.machine_key, SessionUsage.project, SessionUsage.session_id), chunk)
-            )
+            .join(User, User.id == Machine.user_id)
+            .where(Machine.user_id.in_(user_ids), _key_in(cols, chunk))
             .order_by(SessionUsage.cost.desc())
         )
-        for mk, project, sid, model in rows:
-            out.setdefault((mk, project, sid), []).append(model)
+        for username, mk, project, sid, model in rows:
+            out.setdefault((username, mk, project, sid), []).append(model)
     return out
 
 

@@ -1,7 +1,14 @@
 """Request and response bodies (msgspec structs), with ccusage's field names in JSON.
 
-Token counts are whole numbers of at least 0 and costs are at least 0: anything else is refused
-with a 400 that names the field.
+Everything a client sends is bounded here, so the OpenAPI document shows the bounds and a
+request outside them is refused with a 400 that names the field, before anything is stored:
+
+- token counts are whole numbers from 0 to ``MAX_TOKENS`` per row, entries up to
+  ``MAX_ENTRIES``: a century of rows at the limit, summed, fits a 64-bit integer many times;
+- costs are finite, from 0 to ``MAX_COST`` US dollars per row;
+- days and instants fall between ``FIRST_DAY`` and ``LAST_DAY``;
+- strings have a maximum length and no NUL character (PostgreSQL cannot store one);
+- a model appears once per row.
 """
 
 from __future__ import annotations
@@ -12,13 +19,43 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-Count = Annotated[int, Meta(ge=0)]
-Money = Annotated[float, Meta(ge=0)]
+MAX_TOKENS = 10**12  # per count per row: 1,000 times a very heavy day
+MAX_ENTRIES = 10**7  # responses in one 5-hour block
+MAX_COST = 1e9  # US dollars per row
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2100, 12, 31)
+NO_NUL = r"^[^\x00]*$"
+
+Count = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
+Entries = Annotated[int, Meta(ge=0, le=MAX_ENTRIES)]
+Money = Annotated[float, Meta(ge=0, le=MAX_COST)]
 Username = Annotated[str, Meta(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_-]+$")]
-Label = Annotated[str, Meta(min_length=1, max_length=100)]
-MachineKey = Annotated[str, Meta(min_length=1, max_length=200)]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-Instant = Annotated[dt.datetime, Meta(tz=True)]  # with a UTC offset, like ccusage prints them
+Label = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
+MachineKey = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+Text = Annotated[str, Meta(max_length=500, pattern=NO_NUL)]
+Hostname = Annotated[str, Meta(max_length=255, pattern=NO_NUL)]
+DisplayName = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
+_WINDOW = f"between {FIRST_DAY} and {LAST_DAY}"
+Day = Annotated[dt.date, Meta(description=f"A day {_WINDOW}")]
+# with a UTC offset, like ccusage prints them
+Instant = Annotated[dt.datetime, Meta(tz=True, description=f"An instant {_WINDOW}")]
+
+
+def check_day(day: dt.date, field: str) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{field}: {day} is not {_WINDOW}")
+
+
+def check_instant(moment: dt.datetime | None, field: str) -> None:
+    if moment is not None and not FIRST_DAY <= moment.astimezone(dt.UTC).date() <= LAST_DAY:
+        raise ValueError(f"{field}: {moment.isoformat()} is not {_WINDOW}")
+
+
+def check_unique_models(names: list[str], field: str) -> None:
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"{field}: {', '.join(map(repr, twice))} listed more than once")
 
 
 class Camel(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
@@ -41,15 +78,23 @@ class DailyRow(Camel):
     """A ``ccusage daily --json`` row. Rows without ``modelBreakdowns`` (older ccusage) are
     stored under the model ``unknown`` with their totals."""
 
-    date: dt.date
+    date: Day
     input_tokens: Count = 0
     output_tokens: Count = 0
     cache_creation_tokens: Count = 0
     cache_read_tokens: Count = 0
-    total_tokens: Count = 0
+    total_tokens: Annotated[int, Meta(ge=0, le=4 * MAX_TOKENS)] = 0
     total_cost: Money = 0.0
-    models_used: list[str] = []
+    models_used: list[Name] = []
     model_breakdowns: list[ModelBreakdown] = []
+
+
+class UploadedDay(DailyRow):
+    """A daily row as a client sends it: its day in the window, each model once."""
+
+    def __post_init__(self) -> None:
+        check_day(self.date, "date")
+        check_unique_models([m.model_name for m in self.model_breakdowns], "modelBreakdowns")
 
 
 class Totals(Camel):
@@ -63,7 +108,7 @@ class Totals(Camel):
 
 class SessionRow(Camel):
     session_id: Name
-    project_path: Annotated[str, Meta(max_length=500)]
+    project_path: Text
     first_activity: Instant
     last_activity: Instant
     model_breakdowns: list[ModelBreakdown] = []
@@ -71,9 +116,18 @@ class SessionRow(Camel):
     output_tokens: Count = 0
     cache_creation_tokens: Count = 0
     cache_read_tokens: Count = 0
-    total_tokens: Count = 0
+    total_tokens: Annotated[int, Meta(ge=0, le=4 * MAX_TOKENS)] = 0
     total_cost: Money = 0.0
-    models_used: list[str] = []
+    models_used: list[Name] = []
+
+
+class UploadedSession(SessionRow):
+    """A session row as a client sends it: its instants in the window, each model once."""
+
+    def __post_init__(self) -> None:
+        check_instant(self.first_activity, "firstActivity")
+        check_instant(self.last_activity, "lastActivity")
+        check_unique_models([m.model_name for m in self.model_breakdowns], "modelBreakdowns")
 
 
 class BlockTokens(Camel):
@@ -87,23 +141,31 @@ class BlockRow(Camel):
     start_time: Instant
     end_time: Instant
     actual_end_time: Instant | None = None
-    entries: Count = 0
+    entries: Entries = 0
     token_counts: BlockTokens = msgspec.field(default_factory=BlockTokens)
     cost_usd: Money = msgspec.field(default=0.0, name="costUSD")
-    models: list[str] = []
-    id: str = ""
+    models: list[Name] = []
+    id: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] = ""
     is_active: bool = False
     is_gap: bool = False
-    total_tokens: Count = 0
+    total_tokens: Annotated[int, Meta(ge=0, le=4 * MAX_TOKENS)] = 0
+
+
+class UploadedBlock(BlockRow):
+    """A block as a client sends it: its instants in the window, in order, each model once."""
 
     def __post_init__(self) -> None:
+        check_instant(self.start_time, "startTime")
+        check_instant(self.end_time, "endTime")
+        check_instant(self.actual_end_time, "actualEndTime")
         if self.end_time < self.start_time:
             raise ValueError("endTime is before startTime")
+        check_unique_models(self.models, "models")
 
 
 class MachineIn(Camel):
     id: MachineKey
-    hostname: Annotated[str, Meta(max_length=255)] = ""
+    hostname: Hostname = ""
 
 
 class UploadBatch(Camel):
@@ -111,18 +173,21 @@ class UploadBatch(Camel):
     a row replaces the machine's row of the same day, session or block unless that one came
     from a newer batch."""
 
-    batch_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    batch_id: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)]
     machine: MachineIn
     generated_at: Instant
-    daily: list[DailyRow] = []
-    sessions: list[SessionRow] = []
-    blocks: list[BlockRow] = []
+    daily: list[UploadedDay] = []
+    sessions: list[UploadedSession] = []
+    blocks: list[UploadedBlock] = []
+
+    def __post_init__(self) -> None:
+        check_instant(self.generated_at, "generatedAt")
 
 
 class CcusageDaily(Camel):
     """The body of ``ccusage daily --json`` (v18 and v20)."""
 
-    daily: list[DailyRow]
+    daily: list[UploadedDay]
     totals: Totals | None = None
 
 
@@ -139,7 +204,7 @@ class UploadResult(Camel):
 
 class NewUser(Camel):
     username: Username
-    display_name: Annotated[str, Meta(max_length=100)] | None = None
+    display_name: Annotated[str, Meta(max_length=100, pattern=NO_NUL)] | None = None
 
 
 class UserOut(Camel):
@@ -158,9 +223,9 @@ class CreatedUser(Camel):
 
 
 class UserUpdate(Camel):
-    display_name: Annotated[str, Meta(min_length=1, max_length=100)] | None = None
+    display_name: DisplayName | None = None
     leaderboard_opt_in: bool | None = None
-    timezone: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    timezone: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)] | None = None
     share_with_team: bool | None = None
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from promptpulse_server import schemas
+
 # --- the period and the filters ------------------------------------------------------------------
 
 PERIODS = ("today", "week", "month", "year", "all", "custom")
@@ -132,12 +134,14 @@ def _top_model(models: dict[str, Tokens]) -> str:
 
 
 def _days(period: Period, seen: Iterable[dt.date]) -> list[dt.date]:
-    """Every day of the period (or of the data, for all time), so that charts show gaps."""
+    """Every day of the period (or of the data, for all time), so that charts show gaps; never
+    outside the days an upload may carry, whatever is stored."""
     seen = sorted(seen)
     first = period.since or (seen[0] if seen else None)
     last = period.until or (seen[-1] if seen else None)
     if first is None or last is None:
         return []
+    first, last = max(first, schemas.FIRST_DAY), min(last, schemas.LAST_DAY)
     return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
@@ -526,7 +530,15 @@ def session_lines(
         usage.add(i, o, cw, cr, cost)
         out.append(
             SessionLine(
-                mk, host, user, project, sid, first, last, usage, models.get((mk, project, sid), [])
+                mk,
+                host,
+                user,
+                project,
+                sid,
+                first,
+                last,
+                usage,
+                models.get((user, mk, project, sid), []),
             )
         )
     table = Table(

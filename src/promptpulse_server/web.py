@@ -10,7 +10,6 @@ import gzip
 import hashlib
 import importlib.util
 import io
-import json
 import secrets
 from dataclasses import dataclass, replace
 from functools import cache
@@ -29,8 +28,8 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from promptpulse_server import api, auth, queries, schemas, views
-from promptpulse_server.models import User
+from promptpulse_server import api, auth, pages, queries, schemas, views
+from promptpulse_server.models import ApiKey, User
 
 COOKIE = "pp_session"
 PAGE_SIZE = 50
@@ -73,11 +72,11 @@ def _session_cookie(request: Request[Any, Any, Any], token: str, days: int) -> C
 
 
 def _start_session(
-    request: Request[Any, Any, Any], db: Session, user: User, to: str, now: dt.datetime
+    request: Request[Any, Any, Any], db: Session, key: ApiKey, to: str, now: dt.datetime
 ) -> Redirect:
     token = secrets.token_urlsafe(32)
     days = request.app.state.settings.session_days
-    queries.add_web_session(db, user, auth.key_hash(token), dt.timedelta(days=days), now)
+    queries.add_web_session(db, key, auth.key_hash(token), dt.timedelta(days=days), now)
     db.commit()
     return Redirect(_safe_next(to), cookies=[_session_cookie(request, token, days)])
 
@@ -120,6 +119,17 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+FILTER_MAX = {
+    "period": 10,
+    "since": 10,
+    "until": 10,
+    "user": 50,
+    "machine": 200,
+    "model": 200,
+    "project": 500,
+}
+
+
 def read_filters(request: Request[Any, Any, Any], viewer: User) -> Filters:
     q = request.query_params
     params = {
@@ -127,12 +137,12 @@ def read_filters(request: Request[Any, Any, Any], viewer: User) -> Filters:
         for k in ("period", "since", "until", "user", "machine", "model", "project")
         if q.get(k)
     }
+    for name, value in params.items():
+        if len(value) > FILTER_MAX[name] or "\x00" in value:
+            raise ClientException(f"{name}: at most {FILTER_MAX[name]} characters, and no NUL")
     zone = _zone(viewer.timezone)
     today = api.clock_now(request.app.state).astimezone(zone).date()
-    since = api.parse_day(q.get("since"), "since")
-    until = api.parse_day(q.get("until"), "until")
-    if since and until and since > until:
-        raise ClientException("since: the first day comes after the last (until)")
+    since, until = api.parse_range(q.get("since"), q.get("until"))
     period = views.period_of(q.get("period", "month"), since, until, today)
     return Filters(
         period=period,
@@ -196,7 +206,7 @@ def page(
         context={
             "f": filters,
             "viewer": viewer,
-            "charts_json": json.dumps(charts, separators=(",", ":")) if charts else "",
+            "charts_json": pages.script_json(charts) if charts else "",
             "path": request.url.path,
             **extra,
         },
@@ -213,7 +223,7 @@ def filtered_page(
 
 def export(table: views.Table, name: str, fmt: str) -> Response[Any]:
     if fmt == "json":
-        body = json.dumps(
+        body = pages.json_text(
             [dict(zip(table.columns, row, strict=True)) for row in table.rows], indent=1
         )
         media = "application/json"
@@ -221,7 +231,7 @@ def export(table: views.Table, name: str, fmt: str) -> Response[Any]:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(table.columns)
-        writer.writerows(table.rows)
+        writer.writerows([pages.csv_cell(v) for v in row] for row in table.rows)
         body, media = out.getvalue(), "text/csv; charset=utf-8"
     else:
         raise ClientException(f"format: use csv or json, not {fmt!r}")
@@ -267,15 +277,15 @@ def login(
             context={"next": _safe_next(data.next), "error": "That API key is not valid."},
             status_code=401,
         )
-    return _start_session(request, db, found[0], data.next, now)
+    return _start_session(request, db, found[1], data.next, now)
 
 
 @get("/login/{token:str}", sync_to_thread=True, include_in_schema=False)
 def login_link(
     request: Request[Any, Any, Any], db: DB, now: Now, token: FromPath[str]
 ) -> Response[Any]:
-    user = queries.use_login_link(db, auth.key_hash(token), now)
-    if user is None:
+    found = queries.use_login_link(db, auth.key_hash(token), now)
+    if found is None:
         db.rollback()
         return Template(
             "login.html",
@@ -286,7 +296,7 @@ def login_link(
             },
             status_code=410,
         )
-    return _start_session(request, db, user, "/", now)
+    return _start_session(request, db, found[1], "/", now)
 
 
 @post("/logout", sync_to_thread=True, include_in_schema=False)
@@ -364,7 +374,7 @@ def sessions(
     viewer: Viewer,
     sort: FromQuery[str] = "last",
     order: FromQuery[str] = "desc",
-    page_number: Annotated[int, QueryParameter(name="page", ge=1)] = 1,
+    page_number: Annotated[int, QueryParameter(name="page", ge=1, le=1_000_000)] = 1,
 ) -> Response[Any]:
     if sort not in queries.SESSION_SORTS:
         raise ClientException(f"sort: use one of {', '.join(queries.SESSION_SORTS)}")
@@ -376,7 +386,9 @@ def sessions(
     total, rows = queries.scope_sessions(
         db, ctx.scope, sort, order == "desc", (page_number - 1) * size, size
     )
-    models = queries.session_models(db, [(r[0], r[3], r[4]) for r in rows])
+    models = queries.session_models(
+        db, ctx.scope.user_ids, [(r[2], r[0], r[3], r[4]) for r in rows]
+    )
     lines, table = views.session_lines(rows, models)
     pages = max(1, -(-total // PAGE_SIZE))
     ctx.filters.params.update({"sort": sort, "order": order})
@@ -517,7 +529,7 @@ def create_key(
 
 @post("/settings/keys/{key_id:int}/revoke", sync_to_thread=True, include_in_schema=False)
 def revoke_key(
-    request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now, key_id: FromPath[int]
+    request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now, key_id: api.RowId
 ) -> Response[Any]:
     key = queries.revoke_key(db, viewer, key_id, now)
     if key is None:
@@ -619,13 +631,15 @@ def export_account(db: Session, viewer: User, fmt: str) -> Response[Any]:
             "sessions": sessions_,
             "blocks": blocks_,
         }
-        return Response(json.dumps(doc, indent=1), media_type="application/json", headers=headers)
+        return Response(
+            pages.json_text(doc, indent=1), media_type="application/json", headers=headers
+        )
     rows = [*daily, *sessions_, *blocks_]
     columns = list(dict.fromkeys(k for r in rows for k in r)) or ["kind"]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: pages.csv_cell(v) for k, v in r.items()} for r in rows)
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
@@ -719,6 +733,7 @@ router = Router(
         "db": Provide(api.provide_db),
         "now": Provide(api.clock_now, sync_to_thread=False),
         "viewer": Provide(provide_viewer, sync_to_thread=True),
+        "credentials": api.DEPENDENCIES["credentials"],
         "user": api.DEPENDENCIES["user"],
     },
 )
