@@ -10,7 +10,6 @@ from sqlalchemy import inspect
 from promptpulse_server import db
 from promptpulse_server.models import Base
 
-
 # SQLAlchemy cannot reflect an expression index (lower(username)): the test looks at it apart
 CASE_INDEX = "uq_user_account_username_lower"
 
