@@ -101,6 +101,7 @@ def client(database: str) -> Iterator[TestClient[Any]]:
         signup_per_minute=1000,
         uploads_per_minute=1000,
         secret_key="test-secret",
+        logins_per_minute=1000,
         clock=FakeClock(),
     )
     with TestClient(create_app(settings)) as c:

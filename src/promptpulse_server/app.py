@@ -55,6 +55,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             store="rate_limit_upload",
             check_throttle_handler=_only("upload"),
         ),
+        RateLimitConfig(
+            ("minute", settings.logins_per_minute),
+            store="rate_limit_login",
+            check_throttle_handler=_only("login"),
+        ),
     ]
     return Litestar(
         route_handlers=[api.router, web.router],

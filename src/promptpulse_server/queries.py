@@ -556,12 +556,13 @@ def machines(s: Session, user: User) -> list[Any]:
         .subquery()
     )
     q = (
-        select(Machine, func.coalesce(totals.c.tokens, 0), func.coalesce(totals.c.cost, 0.0))
+        select(Machine, totals.c.tokens, totals.c.cost)
         .outerjoin(totals, totals.c.mid == Machine.id)
         .where(Machine.user_id == user.id)
         .order_by(Machine.last_seen.desc())
     )
-    return list(s.execute(q).all())
+    # no coalesce in SQL: PostgreSQL would turn an exact sum into a double, which may overflow
+    return [(m, tokens or 0, cost or 0.0) for m, tokens, cost in s.execute(q)]
 
 
 def session_rows(

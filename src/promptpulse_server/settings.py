@@ -44,6 +44,7 @@ class Settings:
     max_body_bytes: int = 8 << 20
     signup_per_minute: int = 10
     uploads_per_minute: int = 120
+    logins_per_minute: int = 10  # API-key guesses on the login form, per client address
     migrate_on_start: bool = True
     secret_key: str = ""  # signs the dashboard's CSRF tokens
     login_link_seconds: int = 120
@@ -64,6 +65,7 @@ class Settings:
             max_body_bytes=_int("PROMPTPULSE_MAX_BODY_BYTES", 8 << 20),
             signup_per_minute=_int("PROMPTPULSE_SIGNUPS_PER_MINUTE", 10),
             uploads_per_minute=_int("PROMPTPULSE_UPLOADS_PER_MINUTE", 120),
+            logins_per_minute=_int("PROMPTPULSE_LOGINS_PER_MINUTE", 10),
             migrate_on_start=env.get("PROMPTPULSE_MIGRATE_ON_START", "1") != "0",
             secret_key=env.get("PROMPTPULSE_SECRET_KEY", "").strip() or stored_secret(),
             login_link_seconds=_int("PROMPTPULSE_LOGIN_LINK_SECONDS", 120),

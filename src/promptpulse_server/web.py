@@ -259,7 +259,7 @@ class LoginForm:
     next: str = "/"
 
 
-@post("/login", sync_to_thread=True, include_in_schema=False)
+@post("/login", sync_to_thread=True, include_in_schema=False, opt={"rate_limit": "login"})
 def login(
     request: Request[Any, Any, Any],
     db: DB,
