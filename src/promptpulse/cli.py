@@ -484,14 +484,61 @@ def _client(server: str, api_key: str = "") -> Any:
 
 
 def _server_call(fn: Any) -> Any:
-    from promptpulse.client import RejectedError, ServerError
+    from promptpulse.client import ServerError
 
     try:
         return fn()
-    except RejectedError as exc:
-        raise UserError(str(exc)) from exc
     except ServerError as exc:
-        raise UserError(f"{exc} (check the URL, or try again later)") from exc
+        raise _server_error(exc) from exc
+
+
+def _server_error(exc: Exception) -> UserError:
+    """The one line for a server that refused (4xx) or could not be reached."""
+    from promptpulse.client import RejectedError
+
+    if isinstance(exc, RejectedError):
+        return UserError(str(exc))
+    return UserError(f"{exc} (check the URL, or try again later)")
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _invite_code(text: str) -> str:
+    """An invite code, also when given as the invite's URL (its last path segment)."""
+    from urllib.parse import urlsplit
+
+    text = text.strip()
+    if "://" in text:
+        text = urlsplit(text).path.rstrip("/").rsplit("/", 1)[-1]
+    if not text:
+        raise UserError("an invite code is empty: give the code, or the invite's URL")
+    return text
+
+
+def _create_account(client: Any, username: str, invite: str | None) -> dict[str, Any]:
+    """Sign up, asking for an invite code when the server needs one and none was given."""
+    from promptpulse.client import RejectedError, ServerError
+
+    if invite is None:
+        policy = _server_call(client.signup_policy)
+        if policy.get("inviteRequired") and _interactive():
+            invite = _invite_code(typer.prompt("Invite code (this server needs one to sign up)"))
+    try:
+        return dict(client.create_account(username, invite))
+    except RejectedError as exc:
+        if exc.status == 403 and exc.detail.startswith("inviteCode"):
+            if invite is None:
+                raise UserError(
+                    "this server needs an invite code to sign up: ask a team owner or admin "
+                    "for one, then run promptpulse login --invite CODE"
+                ) from exc
+            reason = exc.detail.removeprefix("inviteCode").lstrip(": ")
+            raise UserError(f"the invite code was refused: {reason}") from exc
+        raise _server_error(exc) from exc
+    except ServerError as exc:
+        raise _server_error(exc) from exc
 
 
 @app.command()
@@ -500,6 +547,14 @@ def login(
     server: Annotated[str | None, typer.Option(help="The server's URL.")] = None,
     username: Annotated[str | None, typer.Option(help="Create this account.")] = None,
     key: Annotated[str | None, typer.Option("--api-key", help="Use an existing key.")] = None,
+    invite: Annotated[
+        str | None,
+        typer.Option(
+            "--invite",
+            help="An invite code (or its URL) for a new account; a team's invite also makes "
+            "you a member of the team. Asked for when the server needs one.",
+        ),
+    ] = None,
 ) -> None:
     """Connect to a server: create an account, or store an existing API key after checking it.
     Asks for what is not given."""
@@ -509,11 +564,18 @@ def login(
     conf = _config()
     server = server or conf.server or typer.prompt("Server URL", default="http://127.0.0.1:8000")
     existing = key or api_key
+    if existing is not None and invite is not None:
+        raise UserError(
+            "--invite is for a new account; with an existing key, join a team with "
+            "promptpulse team join CODE"
+        )
+    code = _invite_code(invite) if invite is not None else None
     if existing is None and username is None:
         username = typer.prompt("Username (3-50 letters, digits, _ or -)")
+    created: dict[str, Any] = {}
     if existing is None:
         with _client(server) as c:
-            created = _server_call(lambda: c.request("POST", "/api/users", {"username": username}))
+            created = _create_account(c, str(username), code)
         existing, name = created["apiKey"], created["username"]
     else:
         with _client(server, existing) as c:
@@ -524,6 +586,10 @@ def login(
     conf.server, conf.api_key, conf.username = server.rstrip("/"), existing, name
     path = conf.save()
     typer.echo(f"Logged in to {conf.server} as {name} (key saved in {path}).")
+    if created.get("isAdmin"):
+        typer.echo("You are this server's admin (its first account).")
+    for team in created.get("teams") or []:
+        typer.echo(f"You joined the team {team['name']} ({team['slug']}) as {team['role']}.")
     typer.echo("Next: promptpulse collect")
 
 
@@ -741,6 +807,194 @@ def status() -> None:
     from promptpulse import schedule
 
     typer.echo(f"cron job: {schedule.installed() or '(none: promptpulse setup)'}")
+
+
+# --- teams ----------------------------------------------------------------------------------
+
+team_app = typer.Typer(
+    help="Your teams on the server: list, create, invite, join, leave, members.",
+    no_args_is_help=True,
+)
+app.add_typer(team_app, name="team")
+
+TeamArg = Annotated[str, typer.Argument(help="The team's slug or id (team list shows them).")]
+OptionalTeamArg = Annotated[
+    str | None,
+    typer.Argument(help="The team's slug or id (default: your only team)."),
+]
+
+
+def _logged_in() -> Any:
+    """A client for the server you are logged in to."""
+    conf = _config()
+    if not conf.api_key or not conf.server:
+        raise UserError("not logged in: run promptpulse login")
+    return _client(conf.server, conf.api_key)
+
+
+def _team(client: Any, wanted: str | None) -> dict[str, Any]:
+    """One of your teams by slug (any case) or id; without one, your only team. A server
+    admin may also name by id a team they are not in."""
+    from promptpulse.client import RejectedError
+
+    teams: list[dict[str, Any]] = _server_call(client.teams)
+    slugs = ", ".join(str(t["slug"]) for t in teams)
+    if wanted is None:
+        if len(teams) == 1:
+            return teams[0]
+        if not teams:
+            raise UserError("you are in no team: promptpulse team create NAME, or team join CODE")
+        raise UserError(f"you are in {len(teams)} teams; name one: {slugs}")
+    wanted = wanted.strip()
+    for t in teams:
+        if str(t["slug"]).lower() == wanted.lower() or str(t["id"]) == wanted:
+            return t
+    if wanted.isdigit():
+        try:
+            return dict(client.team(int(wanted)))
+        except RejectedError as exc:
+            if exc.status not in (403, 404):
+                raise _server_error(exc) from exc
+    raise UserError(f"no team {wanted!r} among yours ({slugs or 'none'}): give its slug or id")
+
+
+def _stdout() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@team_app.command("list")
+def team_list(
+    json_out: Annotated[
+        bool, typer.Option("--json", "-j", help="Print the server's JSON.")
+    ] = False,
+) -> None:
+    """Your teams: name, slug, your role and how many members."""
+    with _logged_in() as client:
+        teams = _server_call(client.teams)
+    if json_out:
+        _print_json({"teams": teams})
+        return
+    if not teams:
+        typer.echo("You are in no team: promptpulse team create NAME, or team join CODE.")
+        return
+    from promptpulse.display import team_table
+
+    _stdout().print(team_table(teams))
+
+
+@team_app.command("create")
+def team_create(name: Annotated[str, typer.Argument(help="The team's name.")]) -> None:
+    """Create a team named NAME; you are its owner."""
+    with _logged_in() as client:
+        team = _server_call(lambda: client.create_team(name))
+    typer.echo(f"Created the team {team['name']} ({team['slug']}); you are its {team['role']}.")
+    typer.echo(f"Invite people: promptpulse team invite {team['slug']}")
+
+
+@team_app.command("invite")
+def team_invite(
+    team: OptionalTeamArg = None,
+    max_uses: Annotated[
+        int | None,
+        typer.Option("--max-uses", help="How many people can join with it, 1-1000 (default 10)."),
+    ] = None,
+    expires_hours: Annotated[
+        int | None,
+        typer.Option(
+            "--expires-hours", help="Hours until it stops working, 1-720 (default 168: a week)."
+        ),
+    ] = None,
+) -> None:
+    """Make an invite code to TEAM (slug or id; default: your only team); owners and admins."""
+    if max_uses is not None and not 1 <= max_uses <= 1000:
+        raise UserError("--max-uses must be from 1 to 1000")
+    if expires_hours is not None and not 1 <= expires_hours <= 720:
+        raise UserError("--expires-hours must be from 1 to 720 (30 days)")
+    with _logged_in() as client:
+        chosen = _team(client, team)
+        invite = _server_call(
+            lambda: client.create_invite(int(chosen["id"]), max_uses, expires_hours)
+        )
+    typer.echo(
+        f"Invite to {chosen['name']} ({chosen['slug']}): up to {invite['maxUses']} use(s), "
+        f"until {invite['expiresAt']}"
+    )
+    typer.echo(f"code: {invite['code']}")
+    typer.echo(f"url:  {invite['url']}")
+    typer.echo(
+        f"New people: promptpulse login --invite {invite['code']}; "
+        f"people with an account: promptpulse team join {invite['code']}"
+    )
+
+
+@team_app.command("join")
+def team_join(
+    code: Annotated[str, typer.Argument(help="The invite code, or the invite's URL.")],
+) -> None:
+    """Join a team with an invite CODE (or its URL): shows the team, then joins it."""
+    from promptpulse.client import RejectedError, ServerError
+
+    code = _invite_code(code)
+    with _logged_in() as client:
+        try:
+            preview = client.preview_invite(code)
+        except RejectedError as exc:
+            if exc.status == 404:
+                raise UserError(
+                    f"invite code {code!r} does not work: unknown, expired, used up or revoked"
+                ) from exc
+            raise _server_error(exc) from exc
+        except ServerError as exc:
+            raise _server_error(exc) from exc
+        team = preview["team"]
+        typer.echo(
+            f"Team {team['name']} ({team['slug']}), {team['members']} member(s); "
+            f"the invite works until {preview['expiresAt']}."
+        )
+        joined = _server_call(lambda: client.join(code))
+    typer.echo(f"You are in {joined['name']} ({joined['slug']}) as {joined['role']}.")
+
+
+@team_app.command("leave")
+def team_leave(team: TeamArg) -> None:
+    """Leave TEAM (slug or id); an owner must first make someone else the owner."""
+    from promptpulse.client import RejectedError, ServerError
+
+    with _logged_in() as client:
+        chosen = _team(client, team)
+        try:
+            client.leave(int(chosen["id"]))
+        except RejectedError as exc:
+            if exc.status == 409:
+                raise UserError(
+                    f"you own {chosen['name']}: make another member its owner before you "
+                    f"leave (the server said: {exc.detail})"
+                ) from exc
+            raise _server_error(exc) from exc
+        except ServerError as exc:
+            raise _server_error(exc) from exc
+    typer.echo(f"You left {chosen['name']} ({chosen['slug']}).")
+
+
+@team_app.command("members")
+def team_members(
+    team: OptionalTeamArg = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", "-j", help="Print the server's JSON.")
+    ] = False,
+) -> None:
+    """The members of TEAM (slug or id; default: your only team) and their roles."""
+    with _logged_in() as client:
+        chosen = _team(client, team)
+        doc = _server_call(lambda: client.members(int(chosen["id"])))
+    if json_out:
+        _print_json(doc)
+        return
+    from promptpulse.display import member_table
+
+    _stdout().print(member_table(chosen, doc["members"]))
 
 
 # --- entry point ----------------------------------------------------------------------------

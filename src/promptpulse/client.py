@@ -13,6 +13,7 @@ import gzip
 import json
 import time
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -96,6 +97,55 @@ class Client:
                 raise RejectedError(r.status_code, _detail(r))
             return r.json() if r.content else None
         raise ServerError(last)
+
+    # --- accounts and teams (the server's /api/signup, /api/users and /api/teams) ----------
+
+    def signup_policy(self) -> dict[str, Any]:
+        """``{"mode", "inviteRequired"}``; a server older than sign-up modes has no such
+        endpoint and lets anyone sign up, which this reports as mode ``open``."""
+        try:
+            return dict(self.request("GET", "/api/signup"))
+        except RejectedError as exc:
+            if exc.status == 404:
+                return {"mode": "open", "inviteRequired": False}
+            raise
+
+    def create_account(self, username: str, invite_code: str | None = None) -> dict[str, Any]:
+        body = {"username": username}
+        if invite_code:
+            body["inviteCode"] = invite_code
+        return dict(self.request("POST", "/api/users", body))
+
+    def teams(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/api/teams")["teams"])
+
+    def team(self, team_id: int) -> dict[str, Any]:
+        return dict(self.request("GET", f"/api/teams/{team_id}"))
+
+    def create_team(self, name: str) -> dict[str, Any]:
+        return dict(self.request("POST", "/api/teams", {"name": name}))
+
+    def create_invite(
+        self, team_id: int, max_uses: int | None = None, expires_in_hours: int | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, int] = {}
+        if max_uses is not None:
+            body["maxUses"] = max_uses
+        if expires_in_hours is not None:
+            body["expiresInHours"] = expires_in_hours
+        return dict(self.request("POST", f"/api/teams/{team_id}/invites", body))
+
+    def preview_invite(self, code: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/api/teams/join/{quote(code, safe='')}/preview"))
+
+    def join(self, code: str) -> dict[str, Any]:
+        return dict(self.request("POST", f"/api/teams/join/{quote(code, safe='')}"))
+
+    def leave(self, team_id: int) -> None:
+        self.request("DELETE", f"/api/teams/{team_id}/members/me")
+
+    def members(self, team_id: int) -> dict[str, Any]:
+        return dict(self.request("GET", f"/api/teams/{team_id}/members"))
 
 
 def _detail(r: httpx.Response) -> str:

@@ -1,4 +1,4 @@
-"""Rich tables for the terminal reports, and the sync progress bar."""
+"""Rich tables for the terminal reports and the server's teams, and the sync progress bar."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import tzinfo
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -154,6 +155,37 @@ def block_table(rows: list[Block], tz: tzinfo, token_limit: int | None) -> Table
                 f"{money(b.burn_rate.cost_per_hour)}/h",
                 style="yellow",
             )
+    return table
+
+
+def team_table(teams: list[dict[str, Any]]) -> Table:
+    """The server's TeamOut rows: name, slug, your role, members."""
+    table = Table(title="Your teams", box=box.ROUNDED, header_style="bold cyan")
+    table.add_column("Name")
+    table.add_column("Slug", no_wrap=True)
+    table.add_column("Your role", no_wrap=True)
+    table.add_column("Members", justify="right", no_wrap=True)
+    for t in teams:
+        table.add_row(str(t["name"]), str(t["slug"]), t.get("role") or "-", count(t["members"]))
+    return table
+
+
+def member_table(team: dict[str, Any], members: list[dict[str, Any]]) -> Table:
+    """A team's members: username, display name, role and the day they joined."""
+    table = Table(
+        title=f"{team['name']} ({team['slug']})", box=box.ROUNDED, header_style="bold cyan"
+    )
+    table.add_column("Username", no_wrap=True)
+    table.add_column("Display name")
+    table.add_column("Role", no_wrap=True)
+    table.add_column("Joined", no_wrap=True)
+    for m in members:
+        table.add_row(
+            str(m["username"]),
+            m.get("displayName") or "",
+            str(m["role"]),
+            str(m.get("joinedAt") or "")[:10],
+        )
     return table
 
 
