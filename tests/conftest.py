@@ -26,6 +26,8 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     # every collector and server process a test starts runs at the test instant
     monkeypatch.setenv("PROMPTPULSE_NOW", testclock.iso(testclock.NOW))
+    # servers that tests start let anyone sign up, unless a test is about sign-up itself
+    monkeypatch.setenv("PROMPTPULSE_SIGNUP", "open")
     return home
 
 
@@ -67,6 +69,9 @@ def ccusage() -> str:
 # --- server databases: every API test runs on SQLite and on a real PostgreSQL ------------------
 
 SERVER_TABLES = [
+    "invite",
+    "membership",
+    "team",
     "upload",
     "block_usage",
     "session_usage",

@@ -26,6 +26,7 @@ def settings(database: str) -> Settings:
         database_url=database,
         signup_per_minute=1000,
         uploads_per_minute=1000,
+        signup_mode="open",
         clock=FakeClock(),
     )
 

@@ -102,6 +102,7 @@ def client(database: str) -> Iterator[TestClient[Any]]:
         uploads_per_minute=1000,
         secret_key="test-secret",
         logins_per_minute=1000,
+        signup_mode="open",
         clock=FakeClock(),
     )
     with TestClient(create_app(settings)) as c:
@@ -110,7 +111,15 @@ def client(database: str) -> Iterator[TestClient[Any]]:
 
 @pytest.fixture
 def team(client: TestClient[Any]) -> dict[str, dict[str, str]]:
-    keys = {name: signup(client, name) for name in ("alice", "bob", "carol")}
+    """alice, bob and carol in one team (alice owns it), and outsider dave, who shares his
+    usage but is in no team of theirs. The server's first account, its admin, is root."""
+    signup(client, "root")
+    keys = {name: signup(client, name) for name in ("alice", "bob", "carol", "dave")}
+    crew = client.post("/api/teams", json={"name": "Crew"}, headers=keys["alice"]).json()
+    code = client.post(f"/api/teams/{crew['id']}/invites", headers=keys["alice"]).json()["code"]
+    for name in ("bob", "carol"):
+        assert client.post(f"/api/teams/join/{code}", headers=keys[name]).status_code == 200
+    upload(client, keys["dave"], "davebox", scale=5)
     upload(client, keys["alice"], "laptop")
     upload(client, keys["alice"], "desktop", scale=0.5)
     upload(client, keys["bob"], "bobbox", scale=2)
@@ -452,7 +461,11 @@ def test_assets_are_served_compressed_and_cached(client: TestClient[Any]) -> Non
 
 def test_the_session_cookie_is_secure_over_https(database: str) -> None:
     settings = Settings(
-        database_url=database, signup_per_minute=1000, secret_key="s", clock=FakeClock()
+        database_url=database,
+        signup_per_minute=1000,
+        secret_key="s",
+        signup_mode="open",
+        clock=FakeClock(),
     )
     with TestClient(create_app(settings), base_url="https://dash.example") as c:
         key = signup(c, "gwen")

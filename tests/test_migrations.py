@@ -77,6 +77,6 @@ def test_upgrading_keeps_existing_users_sharing_and_downgrades_cleanly(tmp_path:
         command.downgrade(db.alembic_config(engine), "0001")
         assert "web_session" not in inspect(engine).get_table_names()
         db.migrate(engine)
-        assert db.current_revision(engine) == "0003"
+        assert db.current_revision(engine) == "0004"
     finally:
         engine.dispose()

@@ -242,6 +242,15 @@ def health(db: DB, state: State) -> schemas.Health:
     return schemas.Health(status="ok", database=state.engine.dialect.name)
 
 
+@get("/api/signup", sync_to_thread=True, tags=["users"])
+def signup_policy(db: DB, state: State) -> schemas.Signup:
+    """Who may sign up: ``inviteRequired`` says whether ``POST /api/users`` needs an
+    ``inviteCode`` now (never for the first account, which becomes the server admin)."""
+    mode = state.settings.signup_mode
+    first = queries.teams.count_users(db) == 0
+    return schemas.Signup(mode=mode, invite_required=mode == "invite" and not first)
+
+
 @post(
     "/api/users",
     sync_to_thread=True,
@@ -249,23 +258,64 @@ def health(db: DB, state: State) -> schemas.Health:
     tags=["users"],
     opt={"rate_limit": "signup"},
 )
-def create_user(data: JSONBody[schemas.NewUser], db: DB, now: Now) -> schemas.CreatedUser:
-    """Create an account; its first API key is in the answer, once."""
-    if queries.user_by_name(db, data.username) is not None:
-        raise HTTPException(
-            status_code=HTTP_409_CONFLICT, detail=f"username {data.username!r} is taken"
+def create_user(
+    data: JSONBody[schemas.NewUser], db: DB, now: Now, state: State
+) -> schemas.CreatedUser:
+    """Create an account; its first API key is in the answer, once. The first account on a
+    server needs no invite and becomes its admin; after that, ``PROMPTPULSE_SIGNUP`` decides:
+    ``invite`` needs an ``inviteCode`` (a team's invite also joins the team), ``open`` lets
+    anyone in, ``closed`` only lets admins make accounts (``promptpulse-server create-user``)."""
+    mode = state.settings.signup_mode
+    first = queries.teams.count_users(db) == 0
+    if not first and mode == "closed":
+        raise PermissionDeniedException(
+            "username: sign-up is closed on this server; an admin makes accounts"
         )
+    invite = None
+    if data.invite_code:
+        invite = queries.teams.use_invite(db, data.invite_code, now)
+        if invite is None:
+            db.rollback()
+            raise PermissionDeniedException("inviteCode: unknown, expired, revoked or used up")
+    elif not first and mode == "invite":
+        raise PermissionDeniedException(
+            "inviteCode: this server needs an invite code to sign up; ask a team owner or admin"
+        )
+    taken = HTTPException(
+        status_code=HTTP_409_CONFLICT, detail=f"username: {data.username!r} is taken"
+    )
+    if queries.user_by_name(db, data.username) is not None:
+        db.rollback()
+        raise taken
     key = auth.new_key()
     try:
-        user = queries.create_user(db, data.username, data.display_name, now)
+        user = queries.create_user(db, data.username, data.display_name, now, admin=first)
         queries.add_key(db, user, "first key", auth.key_hash(key), auth.shown_prefix(key), now)
+        team = queries.teams.team_by_id(db, invite.team_id) if invite and invite.team_id else None
+        if team is not None:
+            queries.teams.add_member(db, team, user, "member", now)
         db.commit()
     except IntegrityError as exc:
         db.rollback()
-        raise HTTPException(
-            status_code=HTTP_409_CONFLICT, detail=f"username {data.username!r} is taken"
-        ) from exc
-    return schemas.CreatedUser(username=user.username, display_name=user.display_name, api_key=key)
+        raise taken from exc
+    return schemas.CreatedUser(
+        username=user.username,
+        display_name=user.display_name,
+        api_key=key,
+        is_admin=user.is_admin,
+        teams=[team_out(t, r, n) for t, r, n in queries.teams.teams_of(db, user)],
+    )
+
+
+def team_out(team: Any, role: str | None, members: int) -> schemas.TeamOut:
+    return schemas.TeamOut(
+        id=team.id,
+        name=team.name,
+        slug=team.slug,
+        role=cast(Any, role),
+        members=members,
+        created_at=team.created_at,
+    )
 
 
 def _user_out(u: User) -> schemas.UserOut:
@@ -276,13 +326,15 @@ def _user_out(u: User) -> schemas.UserOut:
         leaderboard_opt_in=u.leaderboard_opt_in,
         timezone=u.timezone,
         share_with_team=u.share_with_team,
+        is_admin=u.is_admin,
     )
 
 
 @get("/api/users", sync_to_thread=True, tags=["users"])
 def list_users(db: DB, user: CurrentUser) -> list[schemas.UserOut]:
-    """Every account (names only: no keys, no secrets)."""
-    return [_user_out(u) for u in queries.list_users(db)]
+    """The accounts you share a team with, and yours (every account, for a server admin); no
+    keys, no secrets."""
+    return [_user_out(u) for u in queries.list_users(db, user)]
 
 
 @get("/api/users/me", sync_to_thread=True, tags=["users"])
@@ -574,14 +626,16 @@ def first_day(period: str, zone: ZoneInfo, now: dt.datetime) -> dt.date | None:
     return None
 
 
-def leaderboard_since(db: Session, period: str, now: dt.datetime) -> dict[str, dt.date] | None:
+def leaderboard_since(
+    db: Session, period: str, now: dt.datetime, team_ids: list[int] | None = None
+) -> dict[str, dt.date] | None:
     """Each opted-in time zone's first day of a leaderboard period (None: all time)."""
     if period not in ("today", "week", "month", "all"):
         raise ClientException("period: use today, week, month or all")
     if period == "all":
         return None
     since = {}
-    for zone in queries.opted_in_timezones(db):
+    for zone in queries.opted_in_timezones(db, team_ids):
         first = first_day(period, _zone(zone), now)
         if first is not None:
             since[zone] = first
@@ -596,16 +650,21 @@ def leaderboard(
     period: FromPath[str],
     by: FromQuery[Literal["cost", "tokens"]] = "cost",
 ) -> schemas.Leaderboard:
-    """Users who opted in, ranked; each user's days are counted in their own time zone."""
+    """Users who opted in, ranked, under their display names; each user's days are counted in
+    their own time zone."""
     rows = queries.leaderboard(db, leaderboard_since(db, period, now))
+    return ranked(rows, period, by, with_usernames=False)
+
+
+def ranked(rows: list[Any], period: str, by: str, with_usernames: bool) -> schemas.Leaderboard:
     rows.sort(key=lambda r: -(float(r[2] or 0) if by == "cost" else int(r[1] or 0)))
     return schemas.Leaderboard(
         period=cast(Any, period),
-        by=by,
+        by=cast(Any, by),
         entries=[
             schemas.LeaderboardEntry(
                 rank=n,
-                username=u.username,
+                username=u.username if with_usernames else None,
                 display_name=u.display_name,
                 total_tokens=int(t or 0),
                 total_cost=float(c or 0),
@@ -619,6 +678,7 @@ router = Router(
     path="/",
     route_handlers=[
         health,
+        signup_policy,
         create_user,
         list_users,
         me,

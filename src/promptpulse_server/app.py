@@ -17,7 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from promptpulse import __version__
-from promptpulse_server import api, db, pages, web
+from promptpulse_server import api, db, pages, team_api, web
 from promptpulse_server.gzip_body import GzipRequestMiddleware
 from promptpulse_server.settings import Settings
 
@@ -60,9 +60,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             store="rate_limit_login",
             check_throttle_handler=_only("login"),
         ),
+        RateLimitConfig(
+            ("minute", settings.invite_guesses_per_minute),
+            store="rate_limit_invite",
+            check_throttle_handler=_only("invite"),
+        ),
     ]
     return Litestar(
-        route_handlers=[api.router, web.router],
+        route_handlers=[api.router, team_api.router, web.router],
         template_config=pages.template_config(),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

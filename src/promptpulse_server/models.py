@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql import func
-from sqlalchemy.sql.expression import true
+from sqlalchemy.sql.expression import false, true
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -62,6 +62,10 @@ class User(Base):
     # shown in the team view to everyone on this server (a team server's point; can be turned off)
     share_with_team: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # a server admin sees everyone and manages accounts; the first account is one
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # a disabled account's keys and dashboard sessions stop working at once
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 # usernames are unique without regard to case: "bob" and "BOB" racing each other make one account
@@ -212,3 +216,47 @@ class LoginLink(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     __table_args__ = (Index("ix_login_link_user", "user_id"),)
+
+
+class Team(Base):
+    """People who see each other's usage. Members have one role each: owner, admin or member."""
+
+    __tablename__ = "team"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Membership(Base):
+    __tablename__ = "membership"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(10))  # owner | admin | member
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id"),
+        Index("ix_membership_user", "user_id"),
+    )
+
+
+class Invite(Base):
+    """A code that lets people sign up (in ``invite`` mode) and, with a team, join it. It
+    expires, has a use limit and can be revoked."""
+
+    __tablename__ = "invite"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), nullable=True
+    )
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    max_uses: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    __table_args__ = (Index("ix_invite_team", "team_id"),)

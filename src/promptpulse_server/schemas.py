@@ -202,9 +202,13 @@ class UploadResult(Camel):
 # --- users and keys ----------------------------------------------------------------------------
 
 
+InviteCode = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class NewUser(Camel):
     username: Username
     display_name: Annotated[str, Meta(max_length=100, pattern=NO_NUL)] | None = None
+    invite_code: InviteCode | None = None
 
 
 class UserOut(Camel):
@@ -214,12 +218,111 @@ class UserOut(Camel):
     leaderboard_opt_in: bool
     timezone: str
     share_with_team: bool
+    is_admin: bool = False
 
 
 class CreatedUser(Camel):
     username: str
     display_name: str
     api_key: str  # shown once
+    is_admin: bool = False
+    teams: list[TeamOut] = []
+
+
+class Signup(Camel):
+    """Who may sign up here: ``invite`` (a code is needed), ``open`` or ``closed``."""
+
+    mode: Literal["invite", "open", "closed"]
+    invite_required: bool
+
+
+# --- teams -------------------------------------------------------------------------------------
+
+TeamName = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
+Role = Literal["owner", "admin", "member"]
+
+
+class TeamOut(Camel):
+    id: int
+    name: str
+    slug: str
+    role: Role | None  # the caller's (None: a server admin who is no member)
+    members: int
+    created_at: dt.datetime
+
+
+class TeamList(Camel):
+    teams: list[TeamOut]
+
+
+class NewTeam(Camel):
+    name: TeamName
+
+
+class MemberOut(Camel):
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+    joined_at: dt.datetime
+
+
+class MemberList(Camel):
+    members: list[MemberOut]
+
+
+class RoleChange(Camel):
+    role: Role
+
+
+class NewInvite(Camel):
+    max_uses: Annotated[int, Meta(ge=1, le=1000)] = 10
+    expires_in_hours: Annotated[int, Meta(ge=1, le=720)] = 168
+
+
+class InviteOut(Camel):
+    code: str
+    url: str
+    team_id: int | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    max_uses: int
+    uses: int
+    revoked: bool
+
+
+class InviteList(Camel):
+    invites: list[InviteOut]
+
+
+class TeamPreview(Camel):
+    name: str
+    slug: str
+    members: int
+
+
+class InvitePreview(Camel):
+    team: TeamPreview | None
+    expires_at: dt.datetime
+
+
+class AccountOut(Camel):
+    id: int
+    username: str
+    display_name: str
+    is_admin: bool
+    disabled: bool
+    created_at: dt.datetime
+    last_active: dt.datetime | None
+
+
+class AccountList(Camel):
+    users: list[AccountOut]
+
+
+class ServerSettings(Camel):
+    signup_mode: Literal["invite", "open", "closed"]
+    team_creation: Literal["anyone", "admins"]
 
 
 class UserUpdate(Camel):
@@ -300,12 +403,12 @@ class CostReport(Camel):
     items: list[CostItem]
 
 
-class LeaderboardEntry(Camel):
+class LeaderboardEntry(Camel, omit_defaults=True):
     rank: int
-    username: str
     display_name: str
     total_tokens: int
     total_cost: float
+    username: str | None = None  # a team's board only; the public one shows display names
 
 
 class Leaderboard(Camel):

@@ -36,6 +36,17 @@ class SettingsError(Exception):
     """A setting in the environment has a value that cannot be used."""
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+SIGNUP_MODES = ("invite", "open", "closed")
+TEAM_CREATION = ("anyone", "admins")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -45,6 +56,9 @@ class Settings:
     signup_per_minute: int = 10
     uploads_per_minute: int = 120
     logins_per_minute: int = 10  # API-key guesses on the login form, per client address
+    invite_guesses_per_minute: int = 20  # invite-code look-ups, per client address
+    signup_mode: str = "invite"  # invite | open | closed
+    team_creation: str = "anyone"  # anyone | admins
     migrate_on_start: bool = True
     secret_key: str = ""  # signs the dashboard's CSRF tokens
     login_link_seconds: int = 120
@@ -66,6 +80,9 @@ class Settings:
             signup_per_minute=_int("PROMPTPULSE_SIGNUPS_PER_MINUTE", 10),
             uploads_per_minute=_int("PROMPTPULSE_UPLOADS_PER_MINUTE", 120),
             logins_per_minute=_int("PROMPTPULSE_LOGINS_PER_MINUTE", 10),
+            invite_guesses_per_minute=_int("PROMPTPULSE_INVITE_GUESSES_PER_MINUTE", 20),
+            signup_mode=_choice("PROMPTPULSE_SIGNUP", "invite", SIGNUP_MODES),
+            team_creation=_choice("PROMPTPULSE_TEAM_CREATION", "anyone", TEAM_CREATION),
             migrate_on_start=env.get("PROMPTPULSE_MIGRATE_ON_START", "1") != "0",
             secret_key=env.get("PROMPTPULSE_SECRET_KEY", "").strip() or stored_secret(),
             login_link_seconds=_int("PROMPTPULSE_LOGIN_LINK_SECONDS", 120),

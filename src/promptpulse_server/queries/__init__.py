@@ -107,21 +107,28 @@ def user_by_name(s: Session, username: str) -> User | None:
     return s.scalar(select(User).where(func.lower(User.username) == username.lower()))
 
 
-def create_user(s: Session, username: str, display_name: str | None, now: dt.datetime) -> User:
+def create_user(
+    s: Session, username: str, display_name: str | None, now: dt.datetime, admin: bool = False
+) -> User:
     user = User(
         username=username,
         display_name=display_name or username,
         created_at=now,
         leaderboard_opt_in=False,
         timezone="UTC",
+        is_admin=admin,
     )
     s.add(user)
     s.flush()
     return user
 
 
-def list_users(s: Session) -> Sequence[User]:
-    return s.scalars(select(User).order_by(User.username)).all()
+def list_users(s: Session, viewer: User) -> Sequence[User]:
+    """The accounts the viewer may know of: their own and their teams' (all, for an admin)."""
+    q = select(User).order_by(User.username)
+    if not viewer.is_admin:
+        q = q.where(User.id.in_(teams.co_member_ids(s, viewer)))
+    return s.scalars(q).all()
 
 
 def update_user(s: Session, user: User, change: schemas.UserUpdate) -> User:
@@ -138,6 +145,7 @@ def update_user(s: Session, user: User, change: schemas.UserUpdate) -> User:
 
 
 def delete_user(s: Session, user: User) -> None:
+    teams.hand_over_teams(s, user)
     machines = select(Machine.id).where(Machine.user_id == user.id)
     for model in (DailyUsage, SessionUsage, BlockUsage, Upload):
         s.execute(delete(model).where(model.machine_id.in_(machines)))
@@ -161,7 +169,7 @@ def user_for_key_hash(s: Session, key_hash: str, now: dt.datetime) -> tuple[User
     row = s.execute(
         select(User, ApiKey)
         .join(ApiKey, ApiKey.user_id == User.id)
-        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None), User.disabled_at.is_(None))
     ).first()
     if row is None:
         return None
@@ -220,7 +228,7 @@ def use_login_link(s: Session, token_hash: str, now: dt.datetime) -> tuple[User,
     row = s.execute(
         select(User, ApiKey)
         .join(ApiKey, ApiKey.user_id == User.id)
-        .where(ApiKey.id == used[0], ApiKey.revoked_at.is_(None))
+        .where(ApiKey.id == used[0], ApiKey.revoked_at.is_(None), User.disabled_at.is_(None))
     ).first()
     return None if row is None else (row[0], row[1])
 
@@ -253,6 +261,7 @@ def user_for_web_session(s: Session, token_hash: str, now: dt.datetime) -> User 
             WebSession.token_hash == token_hash,
             WebSession.expires_at > now,
             ApiKey.revoked_at.is_(None),
+            User.disabled_at.is_(None),
         )
     )
 
@@ -670,14 +679,21 @@ def costs_by(
     return list(s.execute(q).all())
 
 
-def leaderboard(s: Session, since: dict[str, dt.date] | None) -> list[Any]:
-    """(user, tokens, cost) of users who opted in; ``since`` maps each user's time zone to the
-    first day that counts in it (None: all time)."""
+def leaderboard(
+    s: Session, since: dict[str, dt.date] | None, team_ids: Sequence[int] | None = None
+) -> list[Any]:
+    """(user, tokens, cost) of users who opted in, or (``team_ids``) of those team members who
+    share their usage; ``since`` maps each user's time zone to the first day that counts in it
+    (None: all time)."""
     q = (
         select(User, tokens_of(DailyUsage), total_of(DailyUsage.cost))
         .join(Machine, Machine.user_id == User.id)
         .join(DailyUsage, DailyUsage.machine_id == Machine.id)
-        .where(User.leaderboard_opt_in.is_(True))
+        .where(
+            User.leaderboard_opt_in.is_(True)
+            if team_ids is None
+            else and_(User.id.in_(team_ids), User.share_with_team.is_(True))
+        )
         .group_by(User.id)
     )
     if since is not None:
@@ -694,10 +710,10 @@ def leaderboard(s: Session, since: dict[str, dt.date] | None) -> list[Any]:
     return list(s.execute(q).all())
 
 
-def opted_in_timezones(s: Session) -> list[str]:
-    return list(
-        s.scalars(select(User.timezone).where(User.leaderboard_opt_in.is_(True)).distinct())
-    )
+def opted_in_timezones(s: Session, team_ids: Sequence[int] | None = None) -> list[str]:
+    """The time zones of the users a leaderboard counts (see ``leaderboard``)."""
+    who = User.leaderboard_opt_in.is_(True) if team_ids is None else User.id.in_(team_ids)
+    return list(s.scalars(select(User.timezone).where(who).distinct()))
 
 
 def ping(s: Session) -> None:
@@ -725,15 +741,16 @@ class Scope:
         return dt.datetime.combine(day, dt.time(), ZoneInfo(self.zone)).astimezone(dt.UTC)
 
 
-def visible_users(s: Session, viewer: User) -> list[User]:
-    """The viewer and everyone who shares their usage with the team, by name."""
-    return list(
-        s.scalars(
-            select(User)
-            .where(or_(User.id == viewer.id, User.share_with_team.is_(True)))
-            .order_by(func.lower(User.display_name))
-        )
-    )
+def visible_users(s: Session, viewer: User, team_ids: Sequence[int] | None = None) -> list[User]:
+    """Whose usage the viewer sees, by name: themselves, and the members of their teams who
+    share their usage (a server admin: everyone who shares). With ``team_ids``, only those."""
+    others: Any = User.share_with_team.is_(True)
+    if not viewer.is_admin:
+        others = and_(others, User.id.in_(teams.co_member_ids(s, viewer)))
+    q = select(User).where(or_(User.id == viewer.id, others))
+    if team_ids is not None:
+        q = q.where(User.id.in_(team_ids))
+    return list(s.scalars(q.order_by(func.lower(User.display_name))))
 
 
 def _daily_scope(q: Any, scope: Scope) -> Any:
@@ -1011,3 +1028,6 @@ def export_rows(s: Session, user: User) -> dict[str, list[Any]]:
         .order_by(BlockUsage.start)
     ).all()
     return {"daily": list(daily), "sessions": list(sessions_), "blocks": list(blocks_)}
+
+
+from promptpulse_server.queries import teams  # noqa: E402  (uses the models only)

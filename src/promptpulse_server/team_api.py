@@ -1,0 +1,433 @@
+"""The JSON API of teams, invites and the server admin (``/api/teams``, ``/api/admin``).
+
+Who may do what:
+- a team's members see it, its members and its leaderboard; owners and admins rename it,
+  invite, remove members and change roles; only the owner hands it over or deletes it (server
+  admins may do all of this for any team);
+- anyone may preview an invite code (rate limited) and join with one;
+- ``/api/admin/…`` is for server admins only.
+A team you are not in answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from litestar import Request, Router, delete, get, post, put
+from litestar.datastructures import State
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
+from sqlalchemy.orm import Session
+
+from promptpulse_server import api, queries, schemas
+from promptpulse_server.api import DB, CurrentUser, Now, RowId
+from promptpulse_server.models import Invite, Team, User
+
+teams_q = queries.teams
+Code = Annotated[str, Parameter(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def team_access(db: Session, team_id: int, user: User, need: str = "member") -> tuple[Team, str]:
+    """The team and the user's role in it (``admin`` for a server admin who is not in it).
+    ``need`` is member, manager (owner or admin) or owner."""
+    team = teams_q.team_by_id(db, team_id)
+    role = teams_q.role_of(db, team, user) if team else None
+    if team is None or (role is None and not user.is_admin):
+        raise NotFoundException(f"no team {team_id}")
+    effective = role or "admin"
+    if user.is_admin and role != "owner":
+        effective = "owner" if need == "owner" else "admin"
+    if need == "manager" and effective not in teams_q.MANAGERS:
+        raise PermissionDeniedException("team: only its owner and admins may do this")
+    if need == "owner" and effective != "owner":
+        raise PermissionDeniedException("team: only its owner may do this")
+    return team, role or ""
+
+
+def invite_out(request: Request[Any, Any, Any], invite: Invite) -> schemas.InviteOut:
+    return schemas.InviteOut(
+        code=invite.code,
+        url=str(request.base_url).rstrip("/") + f"/join/{invite.code}",
+        team_id=invite.team_id,
+        created_at=invite.created_at,
+        expires_at=invite.expires_at,
+        max_uses=invite.max_uses,
+        uses=invite.uses,
+        revoked=invite.revoked_at is not None,
+    )
+
+
+def _member_out(user: User, role: str, joined: dt.datetime) -> schemas.MemberOut:
+    return schemas.MemberOut(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=role,  # type: ignore[arg-type]
+        joined_at=joined,
+    )
+
+
+# --- teams -----------------------------------------------------------------------------------
+
+
+@get("/api/teams", sync_to_thread=True, tags=["teams"])
+def list_teams(db: DB, user: CurrentUser) -> schemas.TeamList:
+    """Your teams, with your role in each."""
+    return schemas.TeamList(teams=[api.team_out(*t) for t in teams_q.teams_of(db, user)])
+
+
+@post("/api/teams", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["teams"])
+def create_team(
+    data: JSONBody[schemas.NewTeam], db: DB, user: CurrentUser, now: Now, state: State
+) -> schemas.TeamOut:
+    """A new team, owned by you (``PROMPTPULSE_TEAM_CREATION=admins``: server admins only)."""
+    if state.settings.team_creation == "admins" and not user.is_admin:
+        raise PermissionDeniedException("name: only server admins may create teams here")
+    team = teams_q.create_team(db, user, data.name.strip() or data.name, now)
+    db.commit()
+    return api.team_out(team, "owner", 1)
+
+
+@get("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"])
+def get_team(team_id: RowId, db: DB, user: CurrentUser) -> schemas.TeamOut:
+    team, role = team_access(db, team_id, user)
+    return api.team_out(team, role or None, teams_q.member_count(db, team))
+
+
+@put("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"])
+def rename_team(
+    team_id: RowId, data: JSONBody[schemas.NewTeam], db: DB, user: CurrentUser
+) -> schemas.TeamOut:
+    """Rename the team (owners and admins); its slug stays."""
+    team, role = team_access(db, team_id, user, "manager")
+    teams_q.rename_team(db, team, data.name)
+    db.commit()
+    return api.team_out(team, role or None, teams_q.member_count(db, team))
+
+
+@delete("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"])
+def delete_team(team_id: RowId, db: DB, user: CurrentUser) -> None:
+    """Delete the team (its owner); members keep their accounts and usage."""
+    team, _ = team_access(db, team_id, user, "owner")
+    teams_q.delete_team(db, team)
+    db.commit()
+
+
+@get("/api/teams/{team_id:int}/members", sync_to_thread=True, tags=["teams"])
+def list_members(team_id: RowId, db: DB, user: CurrentUser) -> schemas.MemberList:
+    team, _ = team_access(db, team_id, user)
+    return schemas.MemberList(
+        members=[_member_out(u, m.role, m.joined_at) for u, m in teams_q.members(db, team)]
+    )
+
+
+@delete("/api/teams/{team_id:int}/members/me", sync_to_thread=True, tags=["teams"])
+def leave_team(team_id: RowId, db: DB, user: CurrentUser) -> None:
+    """Leave the team. Its owner hands it over first (or deletes it)."""
+    team, role = team_access(db, team_id, user)
+    if not role:
+        raise NotFoundException(f"team: you are not a member of team {team_id}")
+    if role == "owner":
+        raise HTTPException(
+            status_code=HTTP_409_CONFLICT,
+            detail="team: the owner cannot leave; make someone else owner, or delete the team",
+        )
+    teams_q.remove_member(db, team, user.id)
+    db.commit()
+
+
+@delete("/api/teams/{team_id:int}/members/{user_id:int}", sync_to_thread=True, tags=["teams"])
+def remove_member(team_id: RowId, user_id: RowId, db: DB, user: CurrentUser) -> None:
+    """Remove a member: owners remove anyone but themselves, admins remove members."""
+    team, role = team_access(db, team_id, user, "manager")
+    target = teams_q.membership(db, team, user_id)
+    if target is None:
+        raise NotFoundException(f"userId: {user_id} is not a member of this team")
+    if target.role == "owner":
+        raise PermissionDeniedException("userId: the owner cannot be removed")
+    if target.role == "admin" and role != "owner" and not user.is_admin:
+        raise PermissionDeniedException("userId: only the owner removes an admin")
+    teams_q.remove_member(db, team, user_id)
+    db.commit()
+
+
+@put("/api/teams/{team_id:int}/members/{user_id:int}/promote", sync_to_thread=True, tags=["teams"])
+def change_role(
+    team_id: RowId,
+    user_id: RowId,
+    data: JSONBody[schemas.RoleChange],
+    db: DB,
+    user: CurrentUser,
+) -> schemas.MemberOut:
+    """Make a member an admin or a member again (owners and admins), or the owner (the owner
+    only: the team changes hands and the old owner becomes an admin)."""
+    team, role = team_access(db, team_id, user, "owner" if data.role == "owner" else "manager")
+    target = teams_q.membership(db, team, user_id)
+    if target is None:
+        raise NotFoundException(f"userId: {user_id} is not a member of this team")
+    if target.role == "owner" and data.role != "owner":
+        raise PermissionDeniedException("role: hand the team over to change the owner's role")
+    if target.role == "admin" and role != "owner" and not user.is_admin:
+        raise PermissionDeniedException("role: only the owner changes an admin's role")
+    teams_q.set_role(db, team, user_id, data.role)
+    db.commit()
+    db.refresh(target)
+    member = db.get(User, user_id)
+    assert member is not None
+    return _member_out(member, target.role, target.joined_at)
+
+
+@get("/api/teams/{team_id:int}/leaderboard/{period:str}", sync_to_thread=True, tags=["teams"])
+def team_leaderboard(
+    team_id: RowId,
+    period: Annotated[Literal["today", "week", "month", "all"], Parameter()],
+    db: DB,
+    user: CurrentUser,
+    now: Now,
+    by: FromQuery[Literal["cost", "tokens"]] = "cost",
+) -> schemas.Leaderboard:
+    """The team's members who share their usage, ranked; each counted in their own zone."""
+    team, _ = team_access(db, team_id, user)
+    ids = teams_q.member_ids(db, team)
+    rows = queries.leaderboard(db, api.leaderboard_since(db, period, now, ids), ids)
+    return api.ranked(rows, period, by, with_usernames=True)
+
+
+# --- invites ---------------------------------------------------------------------------------
+
+
+@post(
+    "/api/teams/{team_id:int}/invites",
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    tags=["teams"],
+)
+def create_invite(
+    request: Request[Any, Any, Any],
+    team_id: RowId,
+    db: DB,
+    user: CurrentUser,
+    now: Now,
+    data: JSONBody[schemas.NewInvite | None] = None,
+) -> schemas.InviteOut:
+    """An invite to the team (owners and admins). It also works as a sign-up code."""
+    team, _ = team_access(db, team_id, user, "manager")
+    data = data or schemas.NewInvite()
+    lifetime = dt.timedelta(hours=data.expires_in_hours)
+    invite = teams_q.create_invite(db, team, user, data.max_uses, lifetime, now)
+    db.commit()
+    return invite_out(request, invite)
+
+
+@get("/api/teams/{team_id:int}/invites", sync_to_thread=True, tags=["teams"])
+def list_invites(
+    request: Request[Any, Any, Any], team_id: RowId, db: DB, user: CurrentUser
+) -> schemas.InviteList:
+    team, _ = team_access(db, team_id, user, "manager")
+    return schemas.InviteList(invites=[invite_out(request, i) for i in teams_q.invites(db, team)])
+
+
+@delete("/api/teams/{team_id:int}/invites/{code:str}", sync_to_thread=True, tags=["teams"])
+def revoke_invite(team_id: RowId, code: Code, db: DB, user: CurrentUser, now: Now) -> None:
+    team, _ = team_access(db, team_id, user, "manager")
+    if not teams_q.revoke_invite(db, team, code, now):
+        raise NotFoundException("code: no such live invite in this team")
+    db.commit()
+
+
+@get(
+    "/api/teams/join/{code:str}/preview",
+    sync_to_thread=True,
+    tags=["teams"],
+    opt={"rate_limit": "invite"},
+)
+def preview_invite(code: Code, db: DB, now: Now) -> schemas.InvitePreview:
+    """What an invite code leads to, before signing up or joining (no key needed)."""
+    found = teams_q.live_invite(db, code, now)
+    if found is None:
+        raise NotFoundException("code: unknown, expired, revoked or used up")
+    invite, team = found
+    preview = (
+        schemas.TeamPreview(name=team.name, slug=team.slug, members=teams_q.member_count(db, team))
+        if team
+        else None
+    )
+    return schemas.InvitePreview(team=preview, expires_at=invite.expires_at)
+
+
+@post(
+    "/api/teams/join/{code:str}",
+    sync_to_thread=True,
+    status_code=200,
+    tags=["teams"],
+    opt={"rate_limit": "invite"},
+)
+def join_team(code: Code, db: DB, user: CurrentUser, now: Now) -> schemas.TeamOut:
+    """Join the invite's team as a member (a member already: nothing changes)."""
+    return api.team_out(*join(db, user, code, now))
+
+
+def join(db: Session, user: User, code: str, now: dt.datetime) -> tuple[Team, str, int]:
+    found = teams_q.live_invite(db, code, now)
+    if found is None or found[1] is None:
+        raise NotFoundException("code: unknown, expired, revoked or used up, or not a team's")
+    team = found[1]
+    role = teams_q.role_of(db, team, user)
+    if role is None:
+        if teams_q.use_invite(db, code, now) is None:  # used up by someone else just now
+            db.rollback()
+            raise NotFoundException("code: unknown, expired, revoked or used up")
+        teams_q.add_member(db, team, user, "member", now)
+        db.commit()
+    role = teams_q.role_of(db, team, user) or "member"
+    return team, role, teams_q.member_count(db, team)
+
+
+# --- the server admin --------------------------------------------------------------------------
+
+
+def _admin(user: User) -> None:
+    if not user.is_admin:
+        raise PermissionDeniedException("only server admins may do this")
+
+
+def _account(user: User, last: dt.datetime | None) -> schemas.AccountOut:
+    return schemas.AccountOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        is_admin=user.is_admin,
+        disabled=user.disabled_at is not None,
+        created_at=user.created_at,
+        last_active=last,
+    )
+
+
+@get("/api/admin/users", sync_to_thread=True, tags=["admin"])
+def admin_users(db: DB, user: CurrentUser) -> schemas.AccountList:
+    _admin(user)
+    return schemas.AccountList(users=[_account(u, t) for u, t in teams_q.accounts(db)])
+
+
+AdminAction = Literal["disable", "enable", "promote", "demote"]
+
+
+@post("/api/admin/users/{user_id:int}/{action:str}", sync_to_thread=True, tags=["admin"])
+def admin_user_action(
+    user_id: RowId,
+    action: Annotated[AdminAction, Parameter()],
+    db: DB,
+    user: CurrentUser,
+    now: Now,
+) -> schemas.AccountOut:
+    """Disable (its keys and dashboard sessions stop at once), enable, promote to server admin,
+    or demote. Nobody demotes or disables themselves: a server keeps an admin."""
+    _admin(user)
+    target = account_action(db, user, user_id, action, now)
+    return _account(target, None)
+
+
+def account_action(db: Session, admin: User, user_id: int, action: str, now: dt.datetime) -> User:
+    target = db.get(User, user_id)
+    if target is None:
+        raise NotFoundException(f"no user {user_id}")
+    if target.id == admin.id and action in ("disable", "demote"):
+        raise ClientException(f"userId: you cannot {action} yourself")
+    if action == "disable":
+        teams_q.set_disabled(db, target, now)
+    elif action == "enable":
+        teams_q.set_disabled(db, target, None)
+    else:
+        teams_q.set_admin(db, target, action == "promote")
+    db.commit()
+    return target
+
+
+@delete("/api/admin/users/{user_id:int}", sync_to_thread=True, tags=["admin"])
+def admin_delete_user(user_id: RowId, db: DB, user: CurrentUser) -> None:
+    """Delete an account and all its data."""
+    _admin(user)
+    target = db.get(User, user_id)
+    if target is None:
+        raise NotFoundException(f"no user {user_id}")
+    if target.id == user.id:
+        raise ClientException("userId: delete your own account from /api/users/me")
+    queries.delete_user(db, target)
+    db.commit()
+
+
+@post("/api/admin/invites", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["admin"])
+def admin_create_invite(
+    request: Request[Any, Any, Any],
+    db: DB,
+    user: CurrentUser,
+    now: Now,
+    data: JSONBody[schemas.NewInvite | None] = None,
+) -> schemas.InviteOut:
+    """A sign-up code that joins no team."""
+    _admin(user)
+    data = data or schemas.NewInvite()
+    lifetime = dt.timedelta(hours=data.expires_in_hours)
+    invite = teams_q.create_invite(db, None, user, data.max_uses, lifetime, now)
+    db.commit()
+    return invite_out(request, invite)
+
+
+@get("/api/admin/invites", sync_to_thread=True, tags=["admin"])
+def admin_invites(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> schemas.InviteList:
+    _admin(user)
+    return schemas.InviteList(invites=[invite_out(request, i) for i in teams_q.invites(db, None)])
+
+
+@delete("/api/admin/invites/{code:str}", sync_to_thread=True, tags=["admin"])
+def admin_revoke_invite(code: Code, db: DB, user: CurrentUser, now: Now) -> None:
+    _admin(user)
+    if not teams_q.revoke_invite(db, None, code, now):
+        raise NotFoundException("code: no such live sign-up invite")
+    db.commit()
+
+
+@get("/api/admin/settings", sync_to_thread=True, tags=["admin"])
+def admin_settings(user: CurrentUser, state: State) -> schemas.ServerSettings:
+    """The sign-up mode and who may create teams (set in the environment)."""
+    _admin(user)
+    return schemas.ServerSettings(
+        signup_mode=state.settings.signup_mode, team_creation=state.settings.team_creation
+    )
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        list_teams,
+        create_team,
+        get_team,
+        rename_team,
+        delete_team,
+        list_members,
+        leave_team,
+        remove_member,
+        change_role,
+        team_leaderboard,
+        create_invite,
+        list_invites,
+        revoke_invite,
+        preview_invite,
+        join_team,
+        admin_users,
+        admin_user_action,
+        admin_delete_user,
+        admin_create_invite,
+        admin_invites,
+        admin_revoke_invite,
+        admin_settings,
+    ],
+    dependencies=api.DEPENDENCIES,
+)
