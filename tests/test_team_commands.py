@@ -456,9 +456,36 @@ def test_join_shows_the_team_then_joins(cli: Callable[..., Ran]) -> None:
 
 
 @pytest.mark.usefixtures("logged_in")
+def test_a_code_may_start_with_a_dash(cli: Callable[..., Ran]) -> None:
+    preview = {"team": {"name": "Acme", "slug": "acme", "members": 2}, "expiresAt": "2026-09-23"}
+    routes: dict[tuple[str, str], Route] = {
+        ("GET", "/api/teams/join/-c0de/preview"): httpx.Response(200, json=preview),
+        ("POST", "/api/teams/join/-c0de"): httpx.Response(200, json={**ACME, "role": "member"}),
+        ("POST", "/api/users"): created("erin", []),
+    }
+    joined = cli(routes, "team", "join", "-c0de")
+    assert joined.code == 0, joined.err
+    assert joined.sent("POST", "/api/teams/join/-c0de") == [None]
+    signed_up = cli(routes, "login", "--server", SERVER, "--username", "erin", "--invite", "-c0de")
+    assert signed_up.code == 0, signed_up.err
+    assert signed_up.sent("POST", "/api/users") == [{"username": "erin", "inviteCode": "-c0de"}]
+
+
+@pytest.mark.usefixtures("logged_in")
 def test_join_with_a_dead_code_does_not_try(cli: Callable[..., Ran]) -> None:
     ran = cli({}, "team", "join", "dead")
     ran.one_line_error("invite code 'dead' does not work")
+    assert [r.method for r in ran.requests] == ["GET"]
+
+
+@pytest.mark.usefixtures("logged_in")
+def test_join_with_a_sign_up_code_says_what_it_is_for(cli: Callable[..., Ran]) -> None:
+    preview = {"team": None, "expiresAt": "2026-09-23T15:04:05Z"}
+    ran = cli(
+        {("GET", "/api/teams/join/s1gn/preview"): httpx.Response(200, json=preview)},
+        *("team", "join", "s1gn"),
+    )
+    ran.one_line_error("is for signing up, not for a team", "promptpulse login --invite CODE")
     assert [r.method for r in ran.requests] == ["GET"]
 
 

@@ -929,7 +929,8 @@ def team_invite(
     )
 
 
-@team_app.command("join")
+# the server's codes may start with "-": team join -x1y2 takes it as the code, not an option
+@team_app.command("join", context_settings={"ignore_unknown_options": True})
 def team_join(
     code: Annotated[str, typer.Argument(help="The invite code, or the invite's URL.")],
 ) -> None:
@@ -948,7 +949,12 @@ def team_join(
             raise _server_error(exc) from exc
         except ServerError as exc:
             raise _server_error(exc) from exc
-        team = preview["team"]
+        team = preview.get("team")
+        if not team:
+            raise UserError(
+                f"invite code {code!r} is for signing up, not for a team: it is used with "
+                "promptpulse login --invite CODE"
+            )
         typer.echo(
             f"Team {team['name']} ({team['slug']}), {team['members']} member(s); "
             f"the invite works until {preview['expiresAt']}."
