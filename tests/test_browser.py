@@ -18,8 +18,10 @@ import httpx
 import pytest
 
 from promptpulse_server import pages
+from test_api import breakdown
 from test_dashboard import day, upload
 from test_end_to_end import Server
+from testclock import NOW, iso
 
 pytestmark = pytest.mark.dates
 
@@ -161,3 +163,66 @@ def test_the_dashboard_in_a_real_browser(
     assert problems == []
     strangers = [u for u in requests if not u.startswith(server.base)]
     assert strangers == [], "every request goes to the server itself"
+
+
+EVIL = 'x</script><img src=x onerror="window.__pwned=1">'
+
+
+@pytest.fixture
+def invite_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Server, str]]:
+    """A server in the default sign-up mode whose admin has a team, with usage under a hostile
+    model name, and an invite to it."""
+    monkeypatch.setenv("PROMPTPULSE_SIGNUP", "invite")
+    server = Server(f"sqlite:///{tmp_path / 'server.sqlite3'}", tmp_path / "server-home")
+    server.start()
+    with httpx.Client(base_url=server.base) as http:
+        key = {"X-API-Key": http.post("/api/users", json={"username": "ada"}).json()["apiKey"]}
+        team = http.post("/api/teams", json={"name": "Lab"}, headers=key).json()
+        code = http.post(f"/api/teams/{team['id']}/invites", headers=key).json()["code"]
+        body = {
+            "batchId": "evil",
+            "generatedAt": iso(NOW),
+            "machine": {"id": "lab-1", "hostname": "lab-1"},
+            "daily": [
+                {"date": day(n), "modelBreakdowns": [breakdown(EVIL, cost=1.0 + n)]}
+                for n in range(5)
+            ],
+        }
+        assert http.post("/api/v1/uploads", json=body, headers=key).status_code == 201
+    yield server, code
+    server.stop()
+
+
+def test_sign_up_with_an_invite_and_see_the_teams_dashboard(
+    browser: Any, invite_only: tuple[Server, str]
+) -> None:
+    server, code = invite_only
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    requests: list[str] = []
+    problems: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+
+    page.goto(f"{server.base}/join/{code}")
+    assert page.locator("[data-team=lab]").inner_text() == "Lab"
+    page.fill("input[name=username]", "ben")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#new-key")
+    assert page.locator("[data-team=lab]").count() == 1  # a member of the team now
+    page.goto(f"{server.base}/teams")
+    page.click("text=dashboard")  # the team's view
+    page.wait_for_url(re.compile(r"/team\?team=lab"))
+    page.wait_for_selector("#cost-by-user[data-drawn] .main-svg", timeout=15000)
+    assert page.locator("tr[data-user=ada]").count() == 1
+    page.goto(f"{server.base}/?team=lab&user=all&period=week")
+    for chart in page.locator(".plot").all():
+        chart.locator(".main-svg").first.wait_for(timeout=15000)
+    assert page.evaluate("window.__pwned") is None
+    assert EVIL in page.locator("main").inner_text()  # the name shows, as text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "team-overview.png"), full_page=True)
+    context.close()
+    assert problems == []
+    assert all(u.startswith(server.base) for u in requests), requests

@@ -80,3 +80,44 @@ def test_upgrading_keeps_existing_users_sharing_and_downgrades_cleanly(tmp_path:
         assert db.current_revision(engine) == "0004"
     finally:
         engine.dispose()
+
+
+def test_upgrading_to_teams_makes_the_oldest_account_admin_and_puts_sharers_in_everyone(
+    tmp_path: object,
+) -> None:
+    from sqlalchemy import text
+
+    engine = db.make_engine(f"sqlite:///{tmp_path}/before-teams.sqlite3")
+    try:
+        db.migrate(engine, "0003")
+        insert = text(
+            "INSERT INTO user_account (username, display_name, created_at, leaderboard_opt_in,"
+            " timezone, share_with_team) VALUES (:u, :u, :t, false, 'UTC', :share)"
+        )
+        with engine.begin() as conn:  # ids in another order than age
+            for name, created, share in [
+                ("newbie", "2026-03-01 09:00:00.000000", True),
+                ("hermit", "2026-01-01 09:00:00.000000", False),  # the oldest, not sharing
+                ("veteran", "2026-02-01 09:00:00.000000", True),  # the oldest who shares
+            ]:
+                conn.execute(insert, {"u": name, "t": created, "share": share})
+        db.migrate(engine)
+        assert db.current_revision(engine) == "0004"
+        with engine.connect() as conn:
+            admins = conn.execute(
+                text("SELECT username FROM user_account WHERE is_admin ORDER BY username")
+            ).scalars()
+            assert list(admins) == ["hermit"]
+            teams = conn.execute(text("SELECT id, name, slug FROM team")).all()
+            assert [(name, slug) for _, name, slug in teams] == [("Everyone", "everyone")]
+            members = conn.execute(
+                text(
+                    "SELECT u.username, m.role FROM membership m"
+                    " JOIN user_account u ON u.id = m.user_id WHERE m.team_id = :team"
+                ),
+                {"team": teams[0][0]},
+            ).all()
+            assert sorted(members) == [("newbie", "member"), ("veteran", "owner")]
+            assert conn.execute(text("SELECT count(*) FROM membership")).scalar() == 2
+    finally:
+        engine.dispose()

@@ -310,3 +310,27 @@ def test_racing_first_uploads_of_a_new_machine(live: Server) -> None:
         assert len(http.get("/api/machines", headers=key).json()["machines"]) == 1
         daily = http.get("/api/usage/aggregate", headers=key).json()["daily"]
         assert [d["totalTokens"] for d in daily] == [100]  # one row, never doubled
+
+
+def test_racing_joins_respect_an_invites_use_limit(live: Server) -> None:
+    with httpx.Client(base_url=live.base, timeout=60) as http:
+        keys = [
+            {"X-API-Key": http.post("/api/users", json={"username": f"joiner{n}"}).json()["apiKey"]}
+            for n in range(9)
+        ]
+        owner = keys[0]
+        team = http.post("/api/teams", json={"name": "Busy"}, headers=owner).json()
+        code = http.post(
+            f"/api/teams/{team['id']}/invites", json={"maxUses": 3}, headers=owner
+        ).json()["code"]
+        # eight people at once, and one of them twice
+        callers = [*keys[1:], keys[1]]
+        answers = _together(
+            len(callers), lambda i: http.post(f"/api/teams/join/{code}", headers=callers[i])
+        )
+        assert all(r.status_code in (200, 404) for r in answers), [r.text for r in answers]
+        members = http.get(f"/api/teams/{team['id']}/members", headers=owner).json()["members"]
+        assert len(members) == 1 + 3  # the owner and three joiners: the limit held
+        assert len({m["userId"] for m in members}) == len(members)  # nobody twice
+        invites = http.get(f"/api/teams/{team['id']}/invites", headers=owner).json()["invites"]
+        assert invites[0]["uses"] == 3

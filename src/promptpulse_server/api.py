@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -265,7 +266,27 @@ def create_user(
     server needs no invite and becomes its admin; after that, ``PROMPTPULSE_SIGNUP`` decides:
     ``invite`` needs an ``inviteCode`` (a team's invite also joins the team), ``open`` lets
     anyone in, ``closed`` only lets admins make accounts (``promptpulse-server create-user``)."""
-    mode = state.settings.signup_mode
+    user, key = register(db, state.settings.signup_mode, data, now)
+    return schemas.CreatedUser(
+        username=user.username,
+        display_name=user.display_name,
+        api_key=key.api_key,
+        is_admin=user.is_admin,
+        teams=[team_out(t, r, n) for t, r, n in queries.teams.teams_of(db, user)],
+    )
+
+
+@dataclass
+class NewKey:
+    row: ApiKey
+    api_key: str  # shown once
+
+
+def register(
+    db: Session, mode: str, data: schemas.NewUser, now: dt.datetime
+) -> tuple[User, NewKey]:
+    """Make an account under the sign-up mode, with its first key; commits. Raises the 4xx
+    that says why not."""
     first = queries.teams.count_users(db) == 0
     if not first and mode == "closed":
         raise PermissionDeniedException(
@@ -290,7 +311,9 @@ def create_user(
     key = auth.new_key()
     try:
         user = queries.create_user(db, data.username, data.display_name, now, admin=first)
-        queries.add_key(db, user, "first key", auth.key_hash(key), auth.shown_prefix(key), now)
+        row = queries.add_key(
+            db, user, "first key", auth.key_hash(key), auth.shown_prefix(key), now
+        )
         team = queries.teams.team_by_id(db, invite.team_id) if invite and invite.team_id else None
         if team is not None:
             queries.teams.add_member(db, team, user, "member", now)
@@ -298,13 +321,7 @@ def create_user(
     except IntegrityError as exc:
         db.rollback()
         raise taken from exc
-    return schemas.CreatedUser(
-        username=user.username,
-        display_name=user.display_name,
-        api_key=key,
-        is_admin=user.is_admin,
-        teams=[team_out(t, r, n) for t, r, n in queries.teams.teams_of(db, user)],
-    )
+    return user, NewKey(row, key)
 
 
 def team_out(team: Any, role: str | None, members: int) -> schemas.TeamOut:

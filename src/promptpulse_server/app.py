@@ -17,7 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from promptpulse import __version__
-from promptpulse_server import api, db, pages, team_api, web
+from promptpulse_server import api, db, pages, team_api, team_pages, web
 from promptpulse_server.gzip_body import GzipRequestMiddleware
 from promptpulse_server.settings import Settings
 
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     ]
     return Litestar(
-        route_handlers=[api.router, team_api.router, web.router],
+        route_handlers=[api.router, team_api.router, web.router, team_pages.router],
         template_config=pages.template_config(),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

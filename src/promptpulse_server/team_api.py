@@ -279,13 +279,15 @@ def join(db: Session, user: User, code: str, now: dt.datetime) -> tuple[Team, st
     if found is None or found[1] is None:
         raise NotFoundException("code: unknown, expired, revoked or used up, or not a team's")
     team = found[1]
-    role = teams_q.role_of(db, team, user)
-    if role is None:
+    # the membership first: a second join of the same person (even at the same moment) adds
+    # nothing and so uses nothing up; a use is taken only for a new member
+    if teams_q.add_member(db, team, user, "member", now):
         if teams_q.use_invite(db, code, now) is None:  # used up by someone else just now
             db.rollback()
             raise NotFoundException("code: unknown, expired, revoked or used up")
-        teams_q.add_member(db, team, user, "member", now)
         db.commit()
+    else:
+        db.rollback()
     role = teams_q.role_of(db, team, user) or "member"
     return team, role, teams_q.member_count(db, team)
 

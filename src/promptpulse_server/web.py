@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar import Request, Response, Router, get, post
-from litestar.datastructures import Cookie
+from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, NotFoundException
@@ -105,6 +105,7 @@ class Filters:
     project: str
     zone: ZoneInfo
     params: dict[str, str]  # as given, to build links that keep them
+    team: str = ""  # a team's slug: only its members
 
     def url(self, path: str, **change: str | int | None) -> str:
         merged = {**self.params, **{k: str(v) for k, v in change.items() if v is not None}}
@@ -127,6 +128,7 @@ FILTER_MAX = {
     "machine": 200,
     "model": 200,
     "project": 500,
+    "team": 60,
 }
 
 
@@ -134,7 +136,7 @@ def read_filters(request: Request[Any, Any, Any], viewer: User) -> Filters:
     q = request.query_params
     params = {
         k: q.get(k, "")
-        for k in ("period", "since", "until", "user", "machine", "model", "project")
+        for k in ("period", "since", "until", "user", "machine", "model", "project", "team")
         if q.get(k)
     }
     for name, value in params.items():
@@ -152,6 +154,7 @@ def read_filters(request: Request[Any, Any, Any], viewer: User) -> Filters:
         project=q.get("project", ""),
         zone=zone,
         params=params,
+        team=q.get("team", ""),
     )
 
 
@@ -162,11 +165,19 @@ class Context:
     scope: queries.Scope
     people: list[User]
     choices: tuple[list[Any], list[str], list[str]]
+    teams: list[Any]  # (team, role, members) of the viewer's teams, for the switcher
 
 
 def context(db: Session, request: Request[Any, Any, Any], viewer: User) -> Context:
     f = read_filters(request, viewer)
-    people = queries.visible_users(db, viewer)
+    teams = queries.teams.teams_of(db, viewer)
+    members: list[int] | None = None
+    if f.team:
+        team = queries.teams.team_by_slug(db, f.team)
+        if team is None or not (viewer.is_admin or any(t.id == team.id for t, _, _ in teams)):
+            raise NotFoundException(f"team: no team {f.team!r} of yours")
+        members = queries.teams.member_ids(db, team)
+    people = queries.visible_users(db, viewer, members)
     if f.user == "all":
         ids = tuple(u.id for u in people)
     else:
@@ -183,7 +194,7 @@ def context(db: Session, request: Request[Any, Any, Any], viewer: User) -> Conte
         project=f.project or None,
         zone=str(f.zone),
     )
-    return Context(viewer, f, scope, people, queries.scope_choices(db, scope))
+    return Context(viewer, f, scope, people, queries.scope_choices(db, scope), teams)
 
 
 def page(
@@ -248,9 +259,19 @@ def export(table: views.Table, name: str, fmt: str) -> Response[Any]:
 # --- logging in and out --------------------------------------------------------------------------
 
 
-@get("/login", sync_to_thread=False, include_in_schema=False)
-def login_page(next: FromQuery[str | None] = None) -> Template:
-    return Template("login.html", context={"next": _safe_next(next), "error": ""})
+@get("/login", sync_to_thread=True, include_in_schema=False)
+def login_page(db: DB, state: State, next: FromQuery[str | None] = None) -> Template:
+    return Template(
+        "login.html", context={"next": _safe_next(next), "error": "", **_signup(db, state)}
+    )
+
+
+def _signup(db: Session, state: State) -> dict[str, Any]:
+    """What the login page says about making an account here."""
+    return {
+        "first_account": queries.teams.count_users(db) == 0,
+        "signup_mode": state.settings.signup_mode,
+    }
 
 
 @dataclass

@@ -94,13 +94,15 @@ def membership(s: Session, team: Team, user_id: int) -> Membership | None:
     )
 
 
-def add_member(s: Session, team: Team, user: User, role: str, now: dt.datetime) -> None:
-    """Add a member; someone already in the team keeps their role."""
-    s.execute(
+def add_member(s: Session, team: Team, user: User, role: str, now: dt.datetime) -> bool:
+    """Add a member; someone already in the team keeps their role. True when added."""
+    added = s.execute(
         _insert(s)(Membership)
         .values(team_id=team.id, user_id=user.id, role=role, joined_at=now)
         .on_conflict_do_nothing(index_elements=["team_id", "user_id"])
-    )
+        .returning(Membership.id)
+    ).first()
+    return added is not None
 
 
 def remove_member(s: Session, team: Team, user_id: int) -> None:
