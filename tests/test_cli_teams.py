@@ -99,6 +99,7 @@ def test_the_first_account_is_admin_and_invites_bring_people_into_a_team(
     assert "Invite to Acme (acme): up to 10 use(s)" in printed
     (url,) = [x.removeprefix("url:").strip() for x in printed.splitlines() if x.startswith("url:")]
     assert url.startswith(server.base) and code in url
+    assert httpx.get(url).status_code == 200  # the invite's page on the dashboard
 
     joined = bob.login(server, "--invite", code)
     assert "You joined the team Acme (acme) as member." in joined

@@ -342,6 +342,10 @@ def test_team_create(cli: Callable[..., Ran]) -> None:
     assert ran.sent("POST", "/api/teams") == [{"name": "Acme"}]
     assert "Created the team Acme (acme); you are its owner." in ran.out
 
+    blank = cli({}, "team", "create", "   ")
+    blank.one_line_error("a team needs a name")
+    assert blank.requests == []
+
     forbidden = cli(
         {("POST", "/api/teams"): refused(403, "only server admins create teams here")},
         *("team", "create", "Acme"),

@@ -887,6 +887,9 @@ def team_list(
 @team_app.command("create")
 def team_create(name: Annotated[str, typer.Argument(help="The team's name.")]) -> None:
     """Create a team named NAME; you are its owner."""
+    name = name.strip()
+    if not name:
+        raise UserError("a team needs a name: promptpulse team create NAME")
     with _logged_in() as client:
         team = _server_call(lambda: client.create_team(name))
     typer.echo(f"Created the team {team['name']} ({team['slug']}); you are its {team['role']}.")
