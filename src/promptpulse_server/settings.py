@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -20,6 +21,29 @@ def database_url(raw: str | None) -> str:
         if raw.startswith(prefix):
             return "postgresql+psycopg://" + raw[len(prefix) :]
     return raw
+
+
+def trusted_proxies(raw: str) -> tuple[str, ...]:
+    """``PROMPTPULSE_TRUSTED_PROXIES``: comma-separated IP addresses and networks (CIDR) whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` headers are believed, or ``*`` for any
+    address. Empty: nobody's. Entries come back normalised (``10.0.0.1/8`` → ``10.0.0.0/8``),
+    as uvicorn matches them."""
+    entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
+    if "*" in entries:
+        return ("*",)
+    normal = []
+    for entry in entries:
+        try:
+            if "/" in entry:
+                normal.append(str(ipaddress.ip_network(entry, strict=False)))
+            else:
+                normal.append(str(ipaddress.ip_address(entry)))
+        except ValueError as exc:
+            raise SettingsError(
+                f"PROMPTPULSE_TRUSTED_PROXIES: {entry!r} is not an IP address or a network "
+                "(such as 10.0.0.0/8); give a comma-separated list of them, or *"
+            ) from exc
+    return tuple(normal)
 
 
 def _int(name: str, default: int) -> int:
@@ -48,6 +72,8 @@ class Settings:
     secret_key: str = ""  # signs the dashboard's CSRF tokens
     login_link_seconds: int = 120
     session_days: int = 30
+    # whose X-Forwarded-For/-Proto uvicorn believes (addresses, networks or "*"); () = nobody's
+    trusted_proxies: tuple[str, ...] = ()
     clock: clock.Clock = clock.system_now  # every "now" the server asks for comes from here
 
     @classmethod
@@ -68,6 +94,7 @@ class Settings:
             secret_key=env.get("PROMPTPULSE_SECRET_KEY", "").strip() or stored_secret(),
             login_link_seconds=_int("PROMPTPULSE_LOGIN_LINK_SECONDS", 120),
             session_days=_int("PROMPTPULSE_SESSION_DAYS", 30),
+            trusted_proxies=trusted_proxies(env.get("PROMPTPULSE_TRUSTED_PROXIES", "")),
             clock=now,
         )
 
