@@ -1,8 +1,11 @@
-"""A server on the internet, as its real process: which client addresses it believes."""
+"""A server on the internet, as its real process: which client addresses it believes and what
+its log says about errors."""
 
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -113,3 +116,30 @@ def test_serve_refuses_a_proxy_it_cannot_match(tmp_path: Path) -> None:
     out = subprocess.run([*SERVER, "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "PROMPTPULSE_TRUSTED_PROXIES" in out.stderr
+
+
+# --- the log -------------------------------------------------------------------------------------
+
+
+def test_client_errors_are_one_line_and_only_unexpected_errors_leave_a_traceback(
+    tmp_path: Path,
+) -> None:
+    with running(tmp_path) as server:
+        key = {"X-API-Key": server.signup("ann").json()["apiKey"]}
+        bad = httpx.post(f"{server.base}/api/v1/uploads", headers=key, json={"batchId": 1})
+        unknown = httpx.get(f"{server.base}/api/users/me")
+        assert (bad.status_code, unknown.status_code) == (400, 401)
+        log = server.wait_for_log("GET /api/users/me 401 missing X-API-Key header")
+        assert re.search(r"POST /api/v1/uploads 400 \S", log)
+        assert "Traceback" not in log
+
+        # the database loses a table under the running server: an error nobody expected
+        with sqlite3.connect(server.home / "data" / "server.sqlite3") as db:
+            db.execute("DROP TABLE machine")
+        broken = httpx.get(f"{server.base}/api/machines", headers=key)
+        log = server.wait_for_log("no such table: machine")
+    assert broken.status_code == 500
+    assert broken.json() == {"status_code": 500, "detail": "Internal Server Error"}
+    assert log.count("Traceback") >= 1
+    assert "GET /api/machines 500: unexpected error" in log
+    assert "Traceback" not in log.split("GET /api/machines 500")[0]
