@@ -1,8 +1,9 @@
-"""A server on the internet, as its real process: which client addresses it believes and what
-its log says about errors."""
+"""A server on the internet, as its real process: which client addresses it believes, what its
+log says about errors, and an API page that loads nothing from elsewhere."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -11,11 +12,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from litestar.testing import TestClient
 
+from promptpulse_server import pages
+from promptpulse_server.app import create_app
 from promptpulse_server.settings import Settings, SettingsError, trusted_proxies
 from test_server_process import SERVER, free_port
 
@@ -143,3 +149,41 @@ def test_client_errors_are_one_line_and_only_unexpected_errors_leave_a_traceback
     assert log.count("Traceback") >= 1
     assert "GET /api/machines 500: unexpected error" in log
     assert "Traceback" not in log.split("GET /api/machines 500")[0]
+
+
+# --- /schema -------------------------------------------------------------------------------------
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.urls += [v or "" for k, v in attrs if k in ("href", "src", "action", "srcset")]
+
+
+def test_the_schema_page_loads_nothing_from_elsewhere(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.sqlite3'}", secret_key="s")
+    with TestClient(create_app(settings)) as c:
+        page = c.get("/schema")
+        doc: dict[str, Any] = json.loads(c.get("/schema/openapi.json").text)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-security-policy"] == pages.CSP
+    links = _Links()
+    links.feed(page.text)
+    assert not re.search(r"https?:|//", " ".join(links.urls))
+    assert all(url.startswith("/") for url in links.urls)
+    assert "/schema/openapi.json" in links.urls
+    assert not {"script", "link", "img", "iframe", "object"} & set(links.tags)
+    assert "url(" not in page.text and "@import" not in page.text
+    assert not re.search(r"https?://", page.text)
+    # the OpenAPI document still parses, and the page lists every endpoint in it
+    assert doc["openapi"].startswith("3.") and "/api/v1/uploads" in doc["paths"]
+    for path, item in doc["paths"].items():
+        for method in item:
+            assert re.search(
+                rf"<td>{method.upper()}</td><td><code>{re.escape(path)}</code>", page.text
+            )

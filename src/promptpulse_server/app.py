@@ -21,11 +21,10 @@ from litestar.logging import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import Logger, Scope
 
 from promptpulse import __version__
-from promptpulse_server import api, db, pages, web
+from promptpulse_server import api, db, pages, schema_page, web
 from promptpulse_server.gzip_body import GzipRequestMiddleware
 from promptpulse_server.settings import Settings
 
@@ -120,7 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="promptpulse",
             version=__version__,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[schema_page.EndpointsPage()],
         ),
         exception_handlers={
             RecursionError: _too_deep,
