@@ -80,11 +80,13 @@ def test_serve_migrates_and_answers(server: tuple[str, dict[str, str]]) -> None:
     assert crash.status_code == 400 and "Traceback" not in crash.text
 
 
-def test_railway_runs_the_installed_command_with_the_health_check() -> None:
+def test_railway_runs_the_images_command_with_the_health_check() -> None:
     railway = json.loads((ROOT / "railway.json").read_text())
     assert railway["deploy"]["healthcheckPath"] == "/health"
-    assert railway["deploy"]["startCommand"] == "promptpulse-server serve"
+    # Railway's start command would replace the image's ENTRYPOINT, which makes /data writable
+    assert "startCommand" not in railway["deploy"]
     docker = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["promptpulse-entrypoint"]' in docker
     assert 'CMD ["promptpulse-server", "serve"]' in docker
 
 

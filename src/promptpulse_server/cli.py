@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="promptpulse-server",
     help="The promptpulse server. Settings come from the environment: DATABASE_URL (default: a "
-    "SQLite file in the user data dir), HOST, PORT and PROMPTPULSE_* (see the README).",
+    "SQLite file in the user data dir), HOST, PORT and PROMPTPULSE_* (see the README), among "
+    "them PROMPTPULSE_TRUSTED_PROXIES, the proxies whose X-Forwarded-For is believed.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -50,8 +51,9 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
+        # X-Forwarded-For/-Proto only from the proxies the operator names, never from anyone
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         log_level="info",
     )
 
