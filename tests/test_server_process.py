@@ -80,11 +80,13 @@ def test_serve_migrates_and_answers(server: tuple[str, dict[str, str]]) -> None:
     assert crash.status_code == 400 and "Traceback" not in crash.text
 
 
-def test_railway_runs_the_installed_command_with_the_health_check() -> None:
+def test_railway_runs_the_images_command_with_the_health_check() -> None:
     railway = json.loads((ROOT / "railway.json").read_text())
     assert railway["deploy"]["healthcheckPath"] == "/health"
-    assert railway["deploy"]["startCommand"] == "promptpulse-server serve"
+    # Railway's start command would replace the image's ENTRYPOINT, which makes /data writable
+    assert "startCommand" not in railway["deploy"]
     docker = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["promptpulse-entrypoint"]' in docker
     assert 'CMD ["promptpulse-server", "serve"]' in docker
 
 
@@ -98,3 +100,62 @@ def test_missing_server_extra_is_explained(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "pip install 'promptpulse[server]'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_serve_says_how_the_first_admin_is_made(tmp_path: Path) -> None:
+    port = free_port()
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{tmp_path / 's.sqlite3'}",
+        PORT=str(port),
+        PROMPTPULSE_HOME=str(tmp_path / "home"),
+    )
+    env.pop("PROMPTPULSE_SIGNUP", None)  # the default: invite
+    proc = subprocess.Popen(
+        [*SERVER, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert "the first one made becomes the server admin" in first
+        assert "sign-up: invite" in first
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_accounts_from_the_command_line(server: tuple[str, dict[str, str]]) -> None:
+    base, env = server
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*SERVER, *args], env=env, capture_output=True, text=True)
+
+    root = cli("create-user", "root").stdout.strip()  # the first account: an admin
+    ann = cli("create-user", "ann").stdout.strip()
+    boss = cli("create-user", "boss", "--admin").stdout.strip()
+    me = {
+        k: httpx.get(f"{base}/api/users/me", headers={"X-API-Key": v}).json()["isAdmin"]
+        for k, v in (("root", root), ("ann", ann), ("boss", boss))
+    }
+    assert me == {"root": True, "ann": False, "boss": True}
+    listing = cli("users", "list").stdout
+    assert [line.split("\t")[1:3] for line in listing.splitlines()] == [
+        ["ann", "-"],
+        ["boss", "admin"],
+        ["root", "admin"],
+    ]
+    assert cli("users", "disable", "ann").returncode == 0
+    assert httpx.get(f"{base}/api/users/me", headers={"X-API-Key": ann}).status_code == 401
+    assert "disabled" in cli("users", "list").stdout
+    assert cli("users", "enable", "ann").returncode == 0
+    assert httpx.get(f"{base}/api/users/me", headers={"X-API-Key": ann}).status_code == 200
+    assert cli("users", "promote", "ann").returncode == 0
+    for name in ("boss", "root"):
+        assert cli("users", "demote", name).returncode == 0
+    last = cli("users", "disable", "ann")  # the only admin left
+    assert last.returncode == 2 and "only server admin" in last.stderr
+    assert "Traceback" not in last.stderr
+    missing = cli("users", "enable", "nobody")
+    assert missing.returncode == 2 and "no user 'nobody'" in missing.stderr

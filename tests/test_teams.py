@@ -689,15 +689,9 @@ def test_team_creation_for_admins_only(database: str, clock: FakeClock) -> None:
         assert ok(c.get("/api/admin/settings", headers=root))["teamCreation"] == "admins"
 
 
-# --- found broken (see the reasons) --------------------------------------------------------------
+# --- found broken once, fixed since --------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: the only server admin may delete their own account (DELETE /api/users/me,"
-    " POST /settings/delete), leaving a server without an admin; account_action refuses only"
-    " disable and demote of oneself",
-)
 def test_the_last_server_admin_cannot_delete_their_account(
     client: TestClient[Any], database: str
 ) -> None:
@@ -717,11 +711,6 @@ def test_the_last_server_admin_cannot_delete_their_account(
     assert admins == 1, "a server keeps an admin"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: POST /api/teams and PUT /api/teams/{id} accept a name of blanks (create"
-    " keeps '   ' when stripping leaves nothing; rename does not strip); the dashboard refuses it",
-)
 def test_a_team_name_of_blanks_is_refused(client: TestClient[Any]) -> None:
     olive = account(client, "olive")
     assert client.post("/api/teams", json={"name": "   "}, headers=olive).status_code == 400
@@ -731,12 +720,6 @@ def test_a_team_name_of_blanks_is_refused(client: TestClient[Any]) -> None:
     assert [name for name, _, _ in my_teams(client, olive)] == ["Crew"]
 
 
-@pytest.mark.xfail(
-    strict=False,  # a race: it does not lose every time
-    reason="server bug: teams created at the same moment with the same name get the same slug"
-    " (queries/teams.py slug_for, then create_team) and all but one fail with 500"
-    " (IntegrityError on team_slug_key, not retried)",
-)
 def test_teams_created_at_the_same_moment_get_their_own_slugs(client: TestClient[Any]) -> None:
     keys = [account(client, f"user{n}") for n in range(8)]
     for attempt in range(3):
@@ -768,12 +751,6 @@ def at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
     return answers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: a server admin who picks a team he is not in (?team=<slug>) gets 404 on"
-    " every dashboard page unless user=all is given: web.context() restricts the people to the"
-    " team's members, then looks for the default user, the viewer, among them",
-)
 def test_a_server_admin_may_pick_any_team_on_the_dashboard(
     client: TestClient[Any], world: dict[str, Key]
 ) -> None:

@@ -371,9 +371,14 @@ def update_me(data: JSONBody[schemas.UserUpdate], db: DB, user: CurrentUser) -> 
 
 @delete("/api/users/me", sync_to_thread=True, tags=["users"])
 def delete_me(db: DB, user: CurrentUser) -> None:
-    """Delete the account and all its data."""
+    """Delete the account and all its data (the last server admin makes another admin first)."""
+    if queries.teams.is_last_admin(db, user):
+        raise HTTPException(status_code=HTTP_409_CONFLICT, detail=LAST_ADMIN)
     queries.delete_user(db, user)
     db.commit()
+
+
+LAST_ADMIN = "user: you are this server's only admin; make someone else admin first"
 
 
 def _key_out(k: Any) -> schemas.KeyOut:

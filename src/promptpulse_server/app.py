@@ -1,7 +1,13 @@
-"""``create_app()``: the Litestar application."""
+"""``create_app()``: the Litestar application.
+
+The server's log (stderr) says one line for a request the client got wrong (a 4xx: method, path,
+status, detail) and the whole traceback only for an unexpected error (a 5xx); no response ever
+carries a traceback.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -9,15 +15,16 @@ from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.logging import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.types import Logger, Scope
 
 from promptpulse import __version__
-from promptpulse_server import api, db, pages, team_api, team_pages, web
+from promptpulse_server import api, db, pages, schema_page, team_api, team_pages, web
 from promptpulse_server.gzip_body import GzipRequestMiddleware
 from promptpulse_server.settings import Settings
 
@@ -29,8 +36,35 @@ def _only(kind: str) -> Callable[[Request[Any, Any, Any]], bool]:
     return check
 
 
+TOO_DEEP = "JSON is nested too deeply"
+
+
 def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
-    return Response({"status_code": 400, "detail": "JSON is nested too deeply"}, status_code=400)
+    return Response({"status_code": 400, "detail": TOO_DEEP}, status_code=400)
+
+
+def log_exception(logger: Logger, scope: Scope, traceback: list[str]) -> None:
+    """Litestar calls this, inside its ``except``, for every exception a request raised."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, web.LoginRequired):
+        return  # a redirect to the login page, not an error
+    if isinstance(exc, RecursionError):  # answered as the 400 of _too_deep
+        status, detail = 400, TOO_DEEP
+    elif isinstance(exc, HTTPException):
+        status, detail = exc.status_code, exc.detail
+    else:
+        status, detail = 500, ""
+    method = scope["method"] if scope["type"] == ScopeType.HTTP else str(scope["type"])
+    path = _one_line(scope["path"])
+    if status < 500:
+        logger.info("%s %s %d %s", method, path, status, _one_line(str(detail)))
+    else:
+        logger.exception("%s %s %d: unexpected error", method, path, status)
+
+
+def _one_line(text: str) -> str:
+    """A client's text (a decoded path, a detail quoting the body) cannot start a log line."""
+    return " ".join(text.split())
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -95,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="promptpulse",
             version=__version__,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[schema_page.EndpointsPage()],
         ),
         exception_handlers={
             RecursionError: _too_deep,
@@ -103,6 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: pages.error_page,
         },
         debug=False,
-        # tracebacks go to the server's log, never into a response
-        logging_config=LoggingConfig(log_exceptions="always"),
+        # tracebacks go to the server's log, never into a response; 4xx are one line there
+        logging_config=LoggingConfig(
+            log_exceptions="always", exception_logging_handler=log_exception
+        ),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="promptpulse-server",
     help="The promptpulse server. Settings come from the environment: DATABASE_URL (default: a "
-    "SQLite file in the user data dir), HOST, PORT and PROMPTPULSE_* (see the README).",
+    "SQLite file in the user data dir), HOST, PORT and PROMPTPULSE_* (see the README), among "
+    "them PROMPTPULSE_TRUSTED_PROXIES, the proxies whose X-Forwarded-For is believed.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -42,6 +43,7 @@ def serve(
     settings = _settings()
     engine = db.make_engine(settings.database_url)
     db.migrate(engine)
+    typer.echo(_greeting(engine, settings), err=True)
     engine.dispose()
     os.environ["PROMPTPULSE_MIGRATE_ON_START"] = "0"  # done once here, not in every worker
     uvicorn.run(
@@ -50,10 +52,27 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
+        # X-Forwarded-For/-Proto only from the proxies the operator names, never from anyone
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         log_level="info",
     )
+
+
+def _greeting(engine: Any, settings: Settings) -> str:
+    """The start-up message: who may sign up, and how the first admin is made."""
+    from promptpulse_server import db, queries
+
+    with db.session_factory(engine)() as s:
+        empty = queries.teams.count_users(s) == 0
+    mode = f"sign-up: {settings.signup_mode} (PROMPTPULSE_SIGNUP)"
+    if empty:
+        return (
+            f"promptpulse-server: no account yet; the first one made becomes the server admin "
+            f"(/signup in the browser, promptpulse login, or promptpulse-server create-user "
+            f"NAME --admin); {mode}"
+        )
+    return f"promptpulse-server: {mode}"
 
 
 @app.command()
@@ -71,8 +90,11 @@ def migrate() -> None:
 def create_user(
     username: Annotated[str, typer.Argument(help="3 to 50 letters, digits, _ or -.")],
     display_name: Annotated[str | None, typer.Option(help="Name shown on the dashboard.")] = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="Make them a server admin (the first account is one).")
+    ] = False,
 ) -> None:
-    """Create a user and print their API key (shown once)."""
+    """Create a user and print their API key (shown once). Works in every sign-up mode."""
     import msgspec
 
     from promptpulse_server import auth, db, queries, schemas
@@ -89,7 +111,8 @@ def create_user(
             raise _Fail(f"username {username!r} is taken")
         key = auth.new_key()
         now = settings.clock()
-        user = queries.create_user(s, username, display_name, now)
+        first = queries.teams.count_users(s) == 0
+        user = queries.create_user(s, username, display_name, now, admin=admin or first)
         queries.add_key(s, user, "first key", auth.key_hash(key), auth.shown_prefix(key), now)
         s.commit()
     typer.echo(key)
@@ -97,6 +120,80 @@ def create_user(
 
 class _Fail(Exception):
     pass
+
+
+users_app = typer.Typer(help="List and manage accounts (as a server admin would).")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every account: admin or not, disabled or not, created, last active."""
+    from promptpulse_server import db, queries
+
+    engine = _engine()
+    with db.session_factory(engine)() as s:
+        rows = queries.teams.accounts(s)
+    for user, last in rows:
+        flags = ",".join(
+            f for f, on in (("admin", user.is_admin), ("disabled", user.disabled_at)) if on
+        )
+        seen = last.strftime("%Y-%m-%d %H:%M") if last else "never"
+        typer.echo(
+            f"{user.id}\t{user.username}\t{flags or '-'}\t"
+            f"created {user.created_at:%Y-%m-%d}\tlast active {seen}"
+        )
+
+
+def _change(username: str, action: str) -> None:
+    from promptpulse_server import db, queries
+
+    settings = _settings()
+    engine = _engine(settings)
+    with db.session_factory(engine)() as s:
+        user = queries.user_by_name(s, username)
+        if user is None:
+            raise _Fail(f"no user {username!r}")
+        if action in ("disable", "demote") and queries.teams.is_last_admin(s, user):
+            raise _Fail(f"{username!r} is the only server admin: promote someone else first")
+        if action in ("disable", "enable"):
+            queries.teams.set_disabled(s, user, settings.clock() if action == "disable" else None)
+        else:
+            queries.teams.set_admin(s, user, action == "promote")
+        s.commit()
+    typer.echo(f"{username}: {action}d")
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Stop an account at once: its keys and dashboard sessions no longer work."""
+    _change(username, "disable")
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Argument()]) -> None:
+    """Let a disabled account in again."""
+    _change(username, "enable")
+
+
+@users_app.command("promote")
+def users_promote(username: Annotated[str, typer.Argument()]) -> None:
+    """Make an account a server admin."""
+    _change(username, "promote")
+
+
+@users_app.command("demote")
+def users_demote(username: Annotated[str, typer.Argument()]) -> None:
+    """Make a server admin an ordinary account again."""
+    _change(username, "demote")
+
+
+def _engine(settings: Settings | None = None) -> Any:
+    from promptpulse_server import db
+
+    engine = db.make_engine((settings or _settings()).database_url)
+    db.migrate(engine)
+    return engine
 
 
 def main() -> None:

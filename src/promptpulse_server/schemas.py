@@ -238,7 +238,10 @@ class Signup(Camel):
 
 # --- teams -------------------------------------------------------------------------------------
 
-TeamName = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
+# something besides blanks, and no NUL
+TeamName = Annotated[
+    str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+]
 Role = Literal["owner", "admin", "member"]
 
 

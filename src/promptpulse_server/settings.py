@@ -1,25 +1,117 @@
-"""Settings, read from the environment once at start."""
+"""Settings, read from the environment once at start.
+
+Every problem with a setting is a ``SettingsError`` whose message is one line that names the
+variable (or the directory) and says what to do: the command line prints it as it is. That
+includes a data dir the server cannot write, a PostgreSQL URL without the ``[postgres]`` extra
+installed, and a database URL of a kind the server does not support.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from promptpulse import clock, config
+
+SUPPORTED_DATABASES = "sqlite:///PATH, postgres://… or postgresql://…"
+_ELSEWHERE = "set PROMPTPULSE_HOME to a writable directory or mount a writable volume there"
+_POSTGRES_PREFIXES = ("postgres://", "postgresql://")
+_SCHEMES = {"sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg"}
+
+
+class SettingsError(Exception):
+    """A setting in the environment has a value that cannot be used."""
 
 
 def database_url(raw: str | None) -> str:
     """A SQLAlchemy URL from what hosting platforms give (``postgres://``, ``postgresql://``)
-    or the default SQLite file in the user data dir."""
+    or the default SQLite file in the user data dir, which must be writable."""
     if not raw:
-        path = config.data_dir() / "server.sqlite3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{path}"
-    for prefix in ("postgres://", "postgresql://"):
-        if raw.startswith(prefix):
-            return "postgresql+psycopg://" + raw[len(prefix) :]
+        where = writable_dir(
+            config.data_dir(),
+            "the SQLite database",
+            f"{_ELSEWHERE}, or set DATABASE_URL to a PostgreSQL database",
+        )
+        return f"sqlite:///{where / 'server.sqlite3'}"
+    scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+    if scheme not in _SCHEMES:
+        what = f"{scheme}://" if scheme else "a value without a scheme"
+        raise SettingsError(
+            f"DATABASE_URL is {what}, which promptpulse-server does not support; "
+            f"use {SUPPORTED_DATABASES}"
+        )
+    if scheme.startswith("postgres"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            raise SettingsError(
+                "DATABASE_URL is a PostgreSQL database, which needs psycopg: "
+                "pip install 'promptpulse[postgres]'"
+            ) from exc
+        for prefix in _POSTGRES_PREFIXES:
+            if raw.startswith(prefix):
+                return "postgresql+psycopg://" + raw[len(prefix) :]
+        return raw
+    path = _sqlite_path(raw)
+    if path is not None:
+        writable_dir(
+            path.parent,
+            "the SQLite file DATABASE_URL names",
+            "point DATABASE_URL at a writable directory or mount a writable volume there",
+        )
     return raw
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` URL; None for an in-memory database."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def writable_dir(path: Path, keeps: str, fix: str) -> Path:
+    """``path``, made if missing, once a file could be created in it; else a SettingsError that
+    says what the directory keeps and how to give the server a writable one (``fix``)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise SettingsError(
+            f"cannot write to {path} ({reason}), where the server keeps {keeps}: {fix}"
+        ) from exc
+    return path
+
+
+def trusted_proxies(raw: str) -> tuple[str, ...]:
+    """``PROMPTPULSE_TRUSTED_PROXIES``: comma-separated IP addresses and networks (CIDR) whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` headers are believed, or ``*`` for any
+    address. Empty: nobody's. Entries come back normalised (``10.0.0.1/8`` → ``10.0.0.0/8``),
+    as uvicorn matches them."""
+    entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
+    if "*" in entries:
+        return ("*",)
+    normal = []
+    for entry in entries:
+        try:
+            if "/" in entry:
+                normal.append(str(ipaddress.ip_network(entry, strict=False)))
+            else:
+                normal.append(str(ipaddress.ip_address(entry)))
+        except ValueError as exc:
+            raise SettingsError(
+                f"PROMPTPULSE_TRUSTED_PROXIES: {entry!r} is not an IP address or a network "
+                "(such as 10.0.0.0/8); give a comma-separated list of them, or *"
+            ) from exc
+    return tuple(normal)
 
 
 def _int(name: str, default: int) -> int:
@@ -30,10 +122,6 @@ def _int(name: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise SettingsError(f"{name} must be a whole number, not {value!r}") from exc
-
-
-class SettingsError(Exception):
-    """A setting in the environment has a value that cannot be used."""
 
 
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -63,6 +151,8 @@ class Settings:
     secret_key: str = ""  # signs the dashboard's CSRF tokens
     login_link_seconds: int = 120
     session_days: int = 30
+    # whose X-Forwarded-For/-Proto uvicorn believes (addresses, networks or "*"); () = nobody's
+    trusted_proxies: tuple[str, ...] = ()
     clock: clock.Clock = clock.system_now  # every "now" the server asks for comes from here
 
     @classmethod
@@ -87,6 +177,7 @@ class Settings:
             secret_key=env.get("PROMPTPULSE_SECRET_KEY", "").strip() or stored_secret(),
             login_link_seconds=_int("PROMPTPULSE_LOGIN_LINK_SECONDS", 120),
             session_days=_int("PROMPTPULSE_SESSION_DAYS", 30),
+            trusted_proxies=trusted_proxies(env.get("PROMPTPULSE_TRUSTED_PROXIES", "")),
             clock=now,
         )
 
@@ -96,14 +187,28 @@ def stored_secret() -> str:
     servers that share a database set PROMPTPULSE_SECRET_KEY to the same value."""
     path = config.data_dir() / "server-secret"
     try:
+        return _read_secret(path)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    writable_dir(path.parent, "its secret", f"{_ELSEWHERE}, or set PROMPTPULSE_SECRET_KEY")
+    secret = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker made it first
+        return _read_secret(path)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret
+
+
+def _read_secret(path: Path) -> str:
+    try:
         return path.read_text().strip()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_urlsafe(32)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker made it first
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as f:
-            f.write(secret)
-        return secret
+    except (FileNotFoundError, NotADirectoryError):
+        raise
+    except OSError as exc:  # there, but not the server's to read
+        raise SettingsError(
+            f"cannot read {path} ({exc.strerror or exc.__class__.__name__}), the server's "
+            "secret: make it readable by the user the server runs as, or set "
+            "PROMPTPULSE_SECRET_KEY"
+        ) from exc

@@ -12,6 +12,7 @@ A team you are not in answers 404, as if it did not exist.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Router, delete, get, post, put
@@ -24,6 +25,7 @@ from litestar.exceptions import (
 )
 from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from promptpulse_server import api, queries, schemas
@@ -90,9 +92,25 @@ def create_team(
     """A new team, owned by you (``PROMPTPULSE_TEAM_CREATION=admins``: server admins only)."""
     if state.settings.team_creation == "admins" and not user.is_admin:
         raise PermissionDeniedException("name: only server admins may create teams here")
-    team = teams_q.create_team(db, user, data.name.strip() or data.name, now)
-    db.commit()
-    return api.team_out(team, "owner", 1)
+    return api.team_out(new_team(db, user, data.name.strip(), now), "owner", 1)
+
+
+def new_team(db: Session, owner: User, name: str, now: dt.datetime) -> Team:
+    """Create and commit a team. Teams of one name made at the same moment would pick the same
+    slug: a loser tries again with the next one, and after two tries with a random part."""
+    for attempt in range(8):
+        try:
+            salt = secrets.token_hex(2) if attempt >= 2 else ""
+            team = teams_q.create_team(db, owner, name, now, salt)
+            db.commit()
+            return team
+        except IntegrityError as exc:
+            db.rollback()
+            if attempt == 7:
+                raise HTTPException(
+                    status_code=HTTP_409_CONFLICT, detail="name: try again in a moment"
+                ) from exc
+    raise AssertionError("unreachable")
 
 
 @get("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"])
@@ -107,7 +125,7 @@ def rename_team(
 ) -> schemas.TeamOut:
     """Rename the team (owners and admins); its slug stays."""
     team, role = team_access(db, team_id, user, "manager")
-    teams_q.rename_team(db, team, data.name)
+    teams_q.rename_team(db, team, data.name.strip())
     db.commit()
     return api.team_out(team, role or None, teams_q.member_count(db, team))
 
@@ -321,7 +339,12 @@ def admin_users(db: DB, user: CurrentUser) -> schemas.AccountList:
 AdminAction = Literal["disable", "enable", "promote", "demote"]
 
 
-@post("/api/admin/users/{user_id:int}/{action:str}", sync_to_thread=True, tags=["admin"])
+@post(
+    "/api/admin/users/{user_id:int}/{action:str}",
+    sync_to_thread=True,
+    status_code=200,
+    tags=["admin"],
+)
 def admin_user_action(
     user_id: RowId,
     action: Annotated[AdminAction, Parameter()],

@@ -22,6 +22,7 @@ from litestar.exceptions import (
 )
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_409_CONFLICT
 
 from promptpulse_server import api, auth, queries, schemas, team_api, views, web
 from promptpulse_server.api import DB, Now, RowId
@@ -185,8 +186,7 @@ def create_team(
         return _teams(request, db, viewer, state, "Name: 1 to 100 characters.", 400)
     if state.settings.team_creation == "admins" and not viewer.is_admin:
         return _teams(request, db, viewer, state, "Only server admins create teams here.", 403)
-    team = teams_q.create_team(db, viewer, name, now)
-    db.commit()
+    team = team_api.new_team(db, viewer, name, now)
     return Redirect(f"/teams/{team.slug}")
 
 
@@ -313,9 +313,12 @@ def leave_team(
     request: Request[Any, Any, Any], db: DB, viewer: Viewer, slug: FromPath[str]
 ) -> Response[Any]:
     team, role = _team_by_slug(db, slug, viewer)
+    if not role:
+        raise NotFoundException(f"team: you are not a member of {slug!r}")
     if role == "owner":
-        raise PermissionDeniedException(
-            "team: the owner cannot leave; make someone else owner, or delete the team"
+        raise HTTPException(
+            status_code=HTTP_409_CONFLICT,
+            detail="team: the owner cannot leave; make someone else owner, or delete the team",
         )
     teams_q.remove_member(db, team, viewer.id)
     db.commit()

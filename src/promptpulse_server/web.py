@@ -177,6 +177,8 @@ def context(db: Session, request: Request[Any, Any, Any], viewer: User) -> Conte
         if team is None or not (viewer.is_admin or any(t.id == team.id for t, _, _ in teams)):
             raise NotFoundException(f"team: no team {f.team!r} of yours")
         members = queries.teams.member_ids(db, team)
+        if "user" not in f.params:  # a team chosen: the whole team, unless a user is asked for
+            f.user = "all"
     people = queries.visible_users(db, viewer, members)
     if f.user == "all":
         ids = tuple(u.id for u in people)
@@ -579,6 +581,8 @@ def delete_account(
             error="To delete the account, type its username exactly.",
             status=400,
         )
+    if queries.teams.is_last_admin(db, viewer):
+        return _settings(request, db, viewer, error=api.LAST_ADMIN, status=409)
     queries.delete_user(db, viewer)
     db.commit()
     return _to_login_without_session()

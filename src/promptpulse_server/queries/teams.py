@@ -25,9 +25,10 @@ def _insert(s: Session) -> Any:
     return (postgresql if s.get_bind().dialect.name == "postgresql" else sqlite).insert
 
 
-def slug_for(s: Session, name: str) -> str:
-    """A URL name from the team's name, made unique with a number."""
+def slug_for(s: Session, name: str, salt: str = "") -> str:
+    """A URL name from the team's name (and ``salt``), made unique with a number."""
     base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50] or "team"
+    base = f"{base}-{salt}" if salt else base
     taken = set(s.scalars(select(Team.slug).where(Team.slug.like(f"{base}%"))))
     if base not in taken:
         return base
@@ -37,8 +38,8 @@ def slug_for(s: Session, name: str) -> str:
     return f"{base}-{n}"
 
 
-def create_team(s: Session, owner: User, name: str, now: dt.datetime) -> Team:
-    team = Team(name=name, slug=slug_for(s, name), created_at=now)
+def create_team(s: Session, owner: User, name: str, now: dt.datetime, salt: str = "") -> Team:
+    team = Team(name=name, slug=slug_for(s, name, salt), created_at=now)
     s.add(team)
     s.flush()
     add_member(s, team, owner, "owner", now)
@@ -264,6 +265,16 @@ def accounts(s: Session) -> list[tuple[User, dt.datetime | None]]:
         .order_by(func.lower(User.username))
     ).all()
     return [(u, max((t for t in (a, b) if t is not None), default=None)) for u, a, b in rows]
+
+
+def is_last_admin(s: Session, user: User) -> bool:
+    """True when the user is the only enabled server admin of a server with other accounts:
+    they may not go (a server keeps an admin)."""
+    if not user.is_admin:
+        return False
+    others = select(func.count()).select_from(User).where(User.id != user.id)
+    other_admins = others.where(User.is_admin.is_(True), User.disabled_at.is_(None))
+    return bool(s.scalar(others)) and not s.scalar(other_admins)
 
 
 def set_disabled(s: Session, user: User, now: dt.datetime | None) -> None:
