@@ -761,3 +761,11 @@ def test_a_server_admin_may_pick_any_team_on_the_dashboard(
         assert client.get(f"{path}?team=other&period=all").status_code == 200, path
     other = client.get("/team?team=other&period=all&format=json")
     assert {row["username"] for row in ok(other)} == {"dave", "erin"}
+
+
+def test_invite_codes_are_letters_and_digits() -> None:
+    from promptpulse_server.queries.teams import new_code
+
+    codes = {new_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    assert all(len(c) == 16 and c.isalnum() for c in codes)

@@ -176,6 +176,15 @@ def member_ids(s: Session, team: Team) -> list[int]:
 # --- invites ---------------------------------------------------------------------------------
 
 
+CODE_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_code() -> str:
+    """An invite code: 16 letters and digits (about 93 bits), none that look alike, never
+    starting with a dash that a command line would take for an option."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(16))
+
+
 def create_invite(
     s: Session,
     team: Team | None,
@@ -185,7 +194,7 @@ def create_invite(
     now: dt.datetime,
 ) -> Invite:
     invite = Invite(
-        code=secrets.token_urlsafe(12),
+        code=new_code(),
         team_id=team.id if team else None,
         created_by=creator.id,
         created_at=now,
