@@ -51,7 +51,7 @@ from testclock import NOW, TODAY, FakeClock
 # --- the bounds the server enforces ---------------------------------------------------------------
 
 MAX_TOKENS = 10**12  # per token count (input, output, cache write, cache read) in one row
-MAX_ENTRIES = MAX_TOKENS  # a block's count of responses: a count like the others
+MAX_ENTRIES = 10**7  # a block's responses (schemas.MAX_ENTRIES)
 MAX_COST = 1e9  # USD, per row (a model's cost in a day or session, a block's cost)
 FIRST_DAY = dt.date(2000, 1, 1)  # days and instants are within these, inclusive
 LAST_DAY = dt.date(2100, 12, 31)
@@ -84,6 +84,29 @@ OPERATIONS = [
     "GET /api/keys",
     "POST /api/keys",
     "POST /api/login-links",
+    "GET /api/signup",
+    "POST /api/teams",
+    "GET /api/teams",
+    "GET /api/teams/{team_id}",
+    "PUT /api/teams/{team_id}",
+    "GET /api/teams/{team_id}/members",
+    "PUT /api/teams/{team_id}/members/{user_id}/promote",
+    "GET /api/teams/{team_id}/leaderboard/{period}",
+    "POST /api/teams/{team_id}/invites",
+    "GET /api/teams/{team_id}/invites",
+    "GET /api/teams/join/{code}/preview",
+    "POST /api/teams/join/{code}",
+    "DELETE /api/teams/{team_id}/invites/{code}",
+    "DELETE /api/teams/{team_id}/members/{user_id}",
+    "DELETE /api/teams/{team_id}/members/me",
+    "DELETE /api/teams/{team_id}",
+    "GET /api/admin/users",
+    "GET /api/admin/settings",
+    "POST /api/admin/invites",
+    "GET /api/admin/invites",
+    "DELETE /api/admin/invites/{code}",
+    "POST /api/admin/users/{user_id}/{action}",
+    "DELETE /api/admin/users/{user_id}",
     "DELETE /api/keys/{key_id}",
     "DELETE /api/users/me",
 ]
@@ -110,6 +133,8 @@ def make_settings(database: str) -> Settings:
         database_url=database,
         signup_per_minute=1_000_000,  # the fuzzer signs up far more often than a person
         uploads_per_minute=1_000_000,
+        logins_per_minute=1_000_000,
+        signup_mode="open",  # the fuzzer signs up fresh users for destructive calls
         secret_key="hostile-test-secret",
         clock=FakeClock(),
     )
@@ -433,7 +458,23 @@ def assert_refused(r: Any, errors: ServerErrors, *fields: str) -> None:
     """A 4xx whose answer names the field (one of ``fields``, where several are at fault)."""
     assert r.status_code < 500, f"{r.status_code}: {errors.cause()}"
     assert r.status_code >= 400, f"accepted ({r.status_code}): {r.text[:300]}"
-    assert any(f in r.text for f in fields), f"the answer names none of {fields}: {r.text[:300]}"
+    assert any(f in named(r) for f in fields), f"the answer names none of {fields}: {r.text[:300]}"
+
+
+def named(r: Any) -> str:
+    """The answer's text, plus each field it names as ``key.field``: a check made on a whole
+    row names the row as the key and the field at the start of its message
+    (``{"key": "daily[0]", "message": "date: …"}`` names ``daily[0].date``)."""
+    names = [r.text]
+    try:
+        extra = r.json().get("extra") or []
+    except ValueError:
+        extra = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict) and ":" in str(item.get("message", "")):
+            field = str(item["message"]).split(":", 1)[0]
+            names.append(f"{item.get('key')}.{field}" if item.get("key") else field)
+    return " ".join(names)
 
 
 def assert_ok(r: Any, errors: ServerErrors) -> None:

@@ -594,7 +594,8 @@ def test_disabling_stops_key_and_session_at_once_and_enabling_brings_them_back(
     disabled = acted(client.post(f"/api/admin/users/{bob_id}/disable", headers=root))
     assert disabled["disabled"] is True and disabled["username"] == "bob"
     assert client.get("/api/users/me", headers=bob).status_code == 401
-    assert client.post("/api/v1/uploads", headers=bob, json={}).status_code == 401
+    valid = {"batchId": "late", "generatedAt": "2026-09-16T10:00:00Z", "machine": {"id": "m"}}
+    assert client.post("/api/v1/uploads", headers=bob, json=valid).status_code == 401
     page = client.get("/", follow_redirects=False)
     assert page.status_code in (302, 303) and page.headers["location"].startswith("/login")
     # nor can a key of his log in again

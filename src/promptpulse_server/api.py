@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from litestar import Request, Router, delete, get, patch, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
@@ -22,7 +23,9 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    ValidationException,
 )
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -73,6 +76,42 @@ def provide_credentials(request: Request[Any, Any, Any], db: DB, now: Now) -> tu
 
 def provide_user(credentials: Credentials) -> User:
     return credentials[0]
+
+
+ERRORS = {
+    code: ResponseSpec(data_container=schemas.ErrorOut, generate_examples=False, description=what)
+    for code, what in (
+        (401, "No API key, or one that is revoked or whose account is disabled"),
+        (403, "Not allowed"),
+        (404, "Not found, or not yours to see"),
+        (409, "Conflicts with what is there (a name taken, a team's owner leaving)"),
+        (413, "The body is over the size limit"),
+        (429, "Too many requests from this address; try again in a minute"),
+    )
+}
+
+
+async def strict_json(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
+    """A guard: the JSON body must be of its schema's types. Litestar converts leniently (the
+    string "10" for a count, 0 for false); the API takes what its OpenAPI document says."""
+    field = handler.parsed_data_field
+    request = cast(Request[Any, Any, Any], connection)
+    if field is None or request.method not in ("POST", "PUT", "PATCH"):
+        return
+    body = await request.body()
+    if not body:
+        return
+    try:
+        msgspec.json.decode(body, type=field.annotation, strict=True)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$")
+        key = where.strip("`.") or "body"
+        raise ValidationException(
+            detail=f"Validation failed for {request.method} {request.url.path}",
+            extra=[{"message": message, "key": key, "source": "body"}],
+        ) from exc
+    except msgspec.DecodeError:
+        return  # not JSON: Litestar's own answer says so
 
 
 DEPENDENCIES = {
@@ -231,7 +270,7 @@ def _upload_result(batch_id: str, stored: queries.Stored) -> schemas.UploadResul
 # --- handlers ----------------------------------------------------------------------------------
 
 
-@get("/health", sync_to_thread=True, tags=["health"])
+@get("/health", sync_to_thread=True, tags=["health"], responses=ERRORS)
 def health(db: DB, state: State) -> schemas.Health:
     """Liveness and database reachability."""
     try:
@@ -243,7 +282,7 @@ def health(db: DB, state: State) -> schemas.Health:
     return schemas.Health(status="ok", database=state.engine.dialect.name)
 
 
-@get("/api/signup", sync_to_thread=True, tags=["users"])
+@get("/api/signup", sync_to_thread=True, tags=["users"], responses=ERRORS)
 def signup_policy(db: DB, state: State) -> schemas.Signup:
     """Who may sign up: ``inviteRequired`` says whether ``POST /api/users`` needs an
     ``inviteCode`` now (never for the first account, which becomes the server admin)."""
@@ -258,6 +297,7 @@ def signup_policy(db: DB, state: State) -> schemas.Signup:
     status_code=HTTP_201_CREATED,
     tags=["users"],
     opt={"rate_limit": "signup"},
+    responses=ERRORS,
 )
 def create_user(
     data: JSONBody[schemas.NewUser], db: DB, now: Now, state: State
@@ -347,19 +387,19 @@ def _user_out(u: User) -> schemas.UserOut:
     )
 
 
-@get("/api/users", sync_to_thread=True, tags=["users"])
+@get("/api/users", sync_to_thread=True, tags=["users"], responses=ERRORS)
 def list_users(db: DB, user: CurrentUser) -> list[schemas.UserOut]:
     """The accounts you share a team with, and yours (every account, for a server admin); no
     keys, no secrets."""
     return [_user_out(u) for u in queries.list_users(db, user)]
 
 
-@get("/api/users/me", sync_to_thread=True, tags=["users"])
+@get("/api/users/me", sync_to_thread=True, tags=["users"], responses=ERRORS)
 def me(user: CurrentUser) -> schemas.UserOut:
     return _user_out(user)
 
 
-@patch("/api/users/me", sync_to_thread=True, tags=["users"])
+@patch("/api/users/me", sync_to_thread=True, tags=["users"], responses=ERRORS)
 def update_me(data: JSONBody[schemas.UserUpdate], db: DB, user: CurrentUser) -> schemas.UserOut:
     """Change the display name, the leaderboard opt-in or the time zone."""
     if data.timezone is not None:
@@ -369,7 +409,7 @@ def update_me(data: JSONBody[schemas.UserUpdate], db: DB, user: CurrentUser) -> 
     return _user_out(user)
 
 
-@delete("/api/users/me", sync_to_thread=True, tags=["users"])
+@delete("/api/users/me", sync_to_thread=True, tags=["users"], responses=ERRORS)
 def delete_me(db: DB, user: CurrentUser) -> None:
     """Delete the account and all its data (the last server admin makes another admin first)."""
     if queries.teams.is_last_admin(db, user):
@@ -392,12 +432,14 @@ def _key_out(k: Any) -> schemas.KeyOut:
     )
 
 
-@get("/api/keys", sync_to_thread=True, tags=["keys"])
+@get("/api/keys", sync_to_thread=True, tags=["keys"], responses=ERRORS)
 def list_keys(db: DB, user: CurrentUser) -> list[schemas.KeyOut]:
     return [_key_out(k) for k in queries.list_keys(db, user)]
 
 
-@post("/api/keys", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["keys"])
+@post(
+    "/api/keys", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["keys"], responses=ERRORS
+)
 def create_key(
     data: JSONBody[schemas.NewKey], db: DB, user: CurrentUser, now: Now
 ) -> schemas.CreatedKey:
@@ -408,14 +450,20 @@ def create_key(
     return schemas.CreatedKey(id=row.id, label=row.label, api_key=key)
 
 
-@delete("/api/keys/{key_id:int}", sync_to_thread=True, tags=["keys"])
+@delete("/api/keys/{key_id:int}", sync_to_thread=True, tags=["keys"], responses=ERRORS)
 def revoke_key(key_id: RowId, db: DB, user: CurrentUser, now: Now) -> None:
     if queries.revoke_key(db, user, key_id, now) is None:
         raise NotFoundException(f"no key {key_id}")
     db.commit()
 
 
-@post("/api/login-links", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["users"])
+@post(
+    "/api/login-links",
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    tags=["users"],
+    responses=ERRORS,
+)
 def create_login_link(
     request: Request[Any, Any, Any], db: DB, credentials: Credentials, state: State, now: Now
 ) -> schemas.LoginLinkOut:
@@ -464,7 +512,13 @@ def _store(
     raise AssertionError("unreachable")
 
 
-@post("/api/v1/uploads", sync_to_thread=True, tags=["uploads"], opt={"rate_limit": "upload"})
+@post(
+    "/api/v1/uploads",
+    sync_to_thread=True,
+    tags=["uploads"],
+    opt={"rate_limit": "upload"},
+    responses=ERRORS,
+)
 def upload(
     data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser, now: Now
 ) -> schemas.UploadResult:
@@ -483,7 +537,13 @@ def upload(
     )
 
 
-@post("/claude-code-stats", sync_to_thread=True, tags=["uploads"], opt={"rate_limit": "upload"})
+@post(
+    "/claude-code-stats",
+    sync_to_thread=True,
+    tags=["uploads"],
+    opt={"rate_limit": "upload"},
+    responses=ERRORS,
+)
 def ccusage_upload(
     data: JSONBody[schemas.CcusageDaily],
     db: DB,
@@ -503,7 +563,7 @@ def ccusage_upload(
     return _store(db, user, now, where, batch_id, now, data.daily, [], [], "ccusage")
 
 
-@get("/api/usage/aggregate", sync_to_thread=True, tags=["usage"])
+@get("/api/usage/aggregate", sync_to_thread=True, tags=["usage"], responses=ERRORS)
 def aggregate(
     db: DB,
     user: CurrentUser,
@@ -517,7 +577,7 @@ def aggregate(
     return daily_report(rows)
 
 
-@get("/api/machines", sync_to_thread=True, tags=["usage"])
+@get("/api/machines", sync_to_thread=True, tags=["usage"], responses=ERRORS)
 def list_machines(db: DB, user: CurrentUser) -> schemas.MachineList:
     return schemas.MachineList(
         machines=[
@@ -534,7 +594,7 @@ def list_machines(db: DB, user: CurrentUser) -> schemas.MachineList:
     )
 
 
-@get("/api/usage/sessions", sync_to_thread=True, tags=["usage"])
+@get("/api/usage/sessions", sync_to_thread=True, tags=["usage"], responses=ERRORS)
 def sessions(
     db: DB,
     user: CurrentUser,
@@ -551,7 +611,7 @@ def sessions(
     return schemas.SessionList(sessions=[_session_row(u) for u in grouped.values()])
 
 
-@get("/api/usage/blocks", sync_to_thread=True, tags=["usage"])
+@get("/api/usage/blocks", sync_to_thread=True, tags=["usage"], responses=ERRORS)
 def blocks(
     db: DB,
     user: CurrentUser,
@@ -587,7 +647,7 @@ def blocks(
     )
 
 
-@get("/api/usage/analytics/patterns", sync_to_thread=True, tags=["analytics"])
+@get("/api/usage/analytics/patterns", sync_to_thread=True, tags=["analytics"], responses=ERRORS)
 def patterns(
     db: DB,
     user: CurrentUser,
@@ -615,7 +675,7 @@ def patterns(
     )
 
 
-@get("/api/usage/analytics/costs", sync_to_thread=True, tags=["analytics"])
+@get("/api/usage/analytics/costs", sync_to_thread=True, tags=["analytics"], responses=ERRORS)
 def costs(
     db: DB,
     user: CurrentUser,
@@ -664,7 +724,7 @@ def leaderboard_since(
     return since
 
 
-@get("/api/leaderboard/{period:str}", sync_to_thread=True, tags=["leaderboard"])
+@get("/api/leaderboard/{period:str}", sync_to_thread=True, tags=["leaderboard"], responses=ERRORS)
 def leaderboard(
     db: DB,
     user: CurrentUser,
@@ -720,4 +780,5 @@ router = Router(
         leaderboard,
     ],
     dependencies=DEPENDENCIES,
+    guards=[strict_json],
 )

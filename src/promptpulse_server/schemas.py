@@ -431,3 +431,12 @@ class LoginLinkOut(Camel):
     url: str
     path: str
     expires_at: dt.datetime
+
+
+class ErrorOut(Camel):
+    """Every 4xx answer: the status, what is wrong (naming the field), and for a body that
+    failed validation, each problem with its field as ``key``."""
+
+    status_code: int = msgspec.field(name="status_code")
+    detail: str
+    extra: list[dict[str, str]] | dict[str, str] | None = None

@@ -79,13 +79,19 @@ def _member_out(user: User, role: str, joined: dt.datetime) -> schemas.MemberOut
 # --- teams -----------------------------------------------------------------------------------
 
 
-@get("/api/teams", sync_to_thread=True, tags=["teams"])
+@get("/api/teams", sync_to_thread=True, tags=["teams"], responses=api.ERRORS)
 def list_teams(db: DB, user: CurrentUser) -> schemas.TeamList:
     """Your teams, with your role in each."""
     return schemas.TeamList(teams=[api.team_out(*t) for t in teams_q.teams_of(db, user)])
 
 
-@post("/api/teams", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["teams"])
+@post(
+    "/api/teams",
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    tags=["teams"],
+    responses=api.ERRORS,
+)
 def create_team(
     data: JSONBody[schemas.NewTeam], db: DB, user: CurrentUser, now: Now, state: State
 ) -> schemas.TeamOut:
@@ -113,13 +119,13 @@ def new_team(db: Session, owner: User, name: str, now: dt.datetime) -> Team:
     raise AssertionError("unreachable")
 
 
-@get("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"])
+@get("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"], responses=api.ERRORS)
 def get_team(team_id: RowId, db: DB, user: CurrentUser) -> schemas.TeamOut:
     team, role = team_access(db, team_id, user)
     return api.team_out(team, role or None, teams_q.member_count(db, team))
 
 
-@put("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"])
+@put("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"], responses=api.ERRORS)
 def rename_team(
     team_id: RowId, data: JSONBody[schemas.NewTeam], db: DB, user: CurrentUser
 ) -> schemas.TeamOut:
@@ -130,7 +136,7 @@ def rename_team(
     return api.team_out(team, role or None, teams_q.member_count(db, team))
 
 
-@delete("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"])
+@delete("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"], responses=api.ERRORS)
 def delete_team(team_id: RowId, db: DB, user: CurrentUser) -> None:
     """Delete the team (its owner); members keep their accounts and usage."""
     team, _ = team_access(db, team_id, user, "owner")
@@ -138,7 +144,7 @@ def delete_team(team_id: RowId, db: DB, user: CurrentUser) -> None:
     db.commit()
 
 
-@get("/api/teams/{team_id:int}/members", sync_to_thread=True, tags=["teams"])
+@get("/api/teams/{team_id:int}/members", sync_to_thread=True, tags=["teams"], responses=api.ERRORS)
 def list_members(team_id: RowId, db: DB, user: CurrentUser) -> schemas.MemberList:
     team, _ = team_access(db, team_id, user)
     return schemas.MemberList(
@@ -146,7 +152,9 @@ def list_members(team_id: RowId, db: DB, user: CurrentUser) -> schemas.MemberLis
     )
 
 
-@delete("/api/teams/{team_id:int}/members/me", sync_to_thread=True, tags=["teams"])
+@delete(
+    "/api/teams/{team_id:int}/members/me", sync_to_thread=True, tags=["teams"], responses=api.ERRORS
+)
 def leave_team(team_id: RowId, db: DB, user: CurrentUser) -> None:
     """Leave the team. Its owner hands it over first (or deletes it)."""
     team, role = team_access(db, team_id, user)
@@ -161,7 +169,12 @@ def leave_team(team_id: RowId, db: DB, user: CurrentUser) -> None:
     db.commit()
 
 
-@delete("/api/teams/{team_id:int}/members/{user_id:int}", sync_to_thread=True, tags=["teams"])
+@delete(
+    "/api/teams/{team_id:int}/members/{user_id:int}",
+    sync_to_thread=True,
+    tags=["teams"],
+    responses=api.ERRORS,
+)
 def remove_member(team_id: RowId, user_id: RowId, db: DB, user: CurrentUser) -> None:
     """Remove a member: owners remove anyone but themselves, admins remove members."""
     team, role = team_access(db, team_id, user, "manager")
@@ -176,7 +189,12 @@ def remove_member(team_id: RowId, user_id: RowId, db: DB, user: CurrentUser) -> 
     db.commit()
 
 
-@put("/api/teams/{team_id:int}/members/{user_id:int}/promote", sync_to_thread=True, tags=["teams"])
+@put(
+    "/api/teams/{team_id:int}/members/{user_id:int}/promote",
+    sync_to_thread=True,
+    tags=["teams"],
+    responses=api.ERRORS,
+)
 def change_role(
     team_id: RowId,
     user_id: RowId,
@@ -202,7 +220,12 @@ def change_role(
     return _member_out(member, target.role, target.joined_at)
 
 
-@get("/api/teams/{team_id:int}/leaderboard/{period:str}", sync_to_thread=True, tags=["teams"])
+@get(
+    "/api/teams/{team_id:int}/leaderboard/{period:str}",
+    sync_to_thread=True,
+    tags=["teams"],
+    responses=api.ERRORS,
+)
 def team_leaderboard(
     team_id: RowId,
     period: Annotated[Literal["today", "week", "month", "all"], Parameter()],
@@ -226,6 +249,7 @@ def team_leaderboard(
     sync_to_thread=True,
     status_code=HTTP_201_CREATED,
     tags=["teams"],
+    responses=api.ERRORS,
 )
 def create_invite(
     request: Request[Any, Any, Any],
@@ -244,7 +268,7 @@ def create_invite(
     return invite_out(request, invite)
 
 
-@get("/api/teams/{team_id:int}/invites", sync_to_thread=True, tags=["teams"])
+@get("/api/teams/{team_id:int}/invites", sync_to_thread=True, tags=["teams"], responses=api.ERRORS)
 def list_invites(
     request: Request[Any, Any, Any], team_id: RowId, db: DB, user: CurrentUser
 ) -> schemas.InviteList:
@@ -252,7 +276,12 @@ def list_invites(
     return schemas.InviteList(invites=[invite_out(request, i) for i in teams_q.invites(db, team)])
 
 
-@delete("/api/teams/{team_id:int}/invites/{code:str}", sync_to_thread=True, tags=["teams"])
+@delete(
+    "/api/teams/{team_id:int}/invites/{code:str}",
+    sync_to_thread=True,
+    tags=["teams"],
+    responses=api.ERRORS,
+)
 def revoke_invite(team_id: RowId, code: Code, db: DB, user: CurrentUser, now: Now) -> None:
     team, _ = team_access(db, team_id, user, "manager")
     if not teams_q.revoke_invite(db, team, code, now):
@@ -265,6 +294,7 @@ def revoke_invite(team_id: RowId, code: Code, db: DB, user: CurrentUser, now: No
     sync_to_thread=True,
     tags=["teams"],
     opt={"rate_limit": "invite"},
+    responses=api.ERRORS,
 )
 def preview_invite(code: Code, db: DB, now: Now) -> schemas.InvitePreview:
     """What an invite code leads to, before signing up or joining (no key needed)."""
@@ -286,6 +316,7 @@ def preview_invite(code: Code, db: DB, now: Now) -> schemas.InvitePreview:
     status_code=200,
     tags=["teams"],
     opt={"rate_limit": "invite"},
+    responses=api.ERRORS,
 )
 def join_team(code: Code, db: DB, user: CurrentUser, now: Now) -> schemas.TeamOut:
     """Join the invite's team as a member (a member already: nothing changes)."""
@@ -330,7 +361,7 @@ def _account(user: User, last: dt.datetime | None) -> schemas.AccountOut:
     )
 
 
-@get("/api/admin/users", sync_to_thread=True, tags=["admin"])
+@get("/api/admin/users", sync_to_thread=True, tags=["admin"], responses=api.ERRORS)
 def admin_users(db: DB, user: CurrentUser) -> schemas.AccountList:
     _admin(user)
     return schemas.AccountList(users=[_account(u, t) for u, t in teams_q.accounts(db)])
@@ -344,6 +375,7 @@ AdminAction = Literal["disable", "enable", "promote", "demote"]
     sync_to_thread=True,
     status_code=200,
     tags=["admin"],
+    responses=api.ERRORS,
 )
 def admin_user_action(
     user_id: RowId,
@@ -375,7 +407,7 @@ def account_action(db: Session, admin: User, user_id: int, action: str, now: dt.
     return target
 
 
-@delete("/api/admin/users/{user_id:int}", sync_to_thread=True, tags=["admin"])
+@delete("/api/admin/users/{user_id:int}", sync_to_thread=True, tags=["admin"], responses=api.ERRORS)
 def admin_delete_user(user_id: RowId, db: DB, user: CurrentUser) -> None:
     """Delete an account and all its data."""
     _admin(user)
@@ -388,7 +420,13 @@ def admin_delete_user(user_id: RowId, db: DB, user: CurrentUser) -> None:
     db.commit()
 
 
-@post("/api/admin/invites", sync_to_thread=True, status_code=HTTP_201_CREATED, tags=["admin"])
+@post(
+    "/api/admin/invites",
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    tags=["admin"],
+    responses=api.ERRORS,
+)
 def admin_create_invite(
     request: Request[Any, Any, Any],
     db: DB,
@@ -405,13 +443,13 @@ def admin_create_invite(
     return invite_out(request, invite)
 
 
-@get("/api/admin/invites", sync_to_thread=True, tags=["admin"])
+@get("/api/admin/invites", sync_to_thread=True, tags=["admin"], responses=api.ERRORS)
 def admin_invites(request: Request[Any, Any, Any], db: DB, user: CurrentUser) -> schemas.InviteList:
     _admin(user)
     return schemas.InviteList(invites=[invite_out(request, i) for i in teams_q.invites(db, None)])
 
 
-@delete("/api/admin/invites/{code:str}", sync_to_thread=True, tags=["admin"])
+@delete("/api/admin/invites/{code:str}", sync_to_thread=True, tags=["admin"], responses=api.ERRORS)
 def admin_revoke_invite(code: Code, db: DB, user: CurrentUser, now: Now) -> None:
     _admin(user)
     if not teams_q.revoke_invite(db, None, code, now):
@@ -419,7 +457,7 @@ def admin_revoke_invite(code: Code, db: DB, user: CurrentUser, now: Now) -> None
     db.commit()
 
 
-@get("/api/admin/settings", sync_to_thread=True, tags=["admin"])
+@get("/api/admin/settings", sync_to_thread=True, tags=["admin"], responses=api.ERRORS)
 def admin_settings(user: CurrentUser, state: State) -> schemas.ServerSettings:
     """The sign-up mode and who may create teams (set in the environment)."""
     _admin(user)
@@ -455,4 +493,5 @@ router = Router(
         admin_settings,
     ],
     dependencies=api.DEPENDENCIES,
+    guards=[api.strict_json],
 )
