@@ -51,6 +51,15 @@ def ccusage() -> str:
         return exe
     cache = Path.home() / ".cache" / "promptpulse-dev" / "ccusage"
     exe_path = cache / "node_modules" / ".bin" / "ccusage"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    from filelock import FileLock
+
+    with FileLock(cache.parent / "ccusage.lock"):  # parallel test workers install it once
+        _install_ccusage(cache, exe_path)
+    return str(exe_path)
+
+
+def _install_ccusage(cache: Path, exe_path: Path) -> None:
     if not exe_path.exists():
         npm = shutil.which("npm")
         if npm is None:
@@ -63,7 +72,6 @@ def ccusage() -> str:
             check=True,
             capture_output=True,
         )
-    return str(exe_path)
 
 
 # --- server databases: every API test runs on SQLite and on a real PostgreSQL ------------------
@@ -91,7 +99,29 @@ def postgres_url() -> str:
                 "CI must run the PostgreSQL tests: scripts/test sets PROMPTPULSE_TEST_POSTGRES_URL"
             )
         pytest.skip("no PostgreSQL: run scripts/test, or set PROMPTPULSE_TEST_POSTGRES_URL")
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _worker_database(url, worker) if worker else url
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """Each parallel test worker (pytest-xdist) gets a database of its own, made on first use:
+    promptpulse_test_gw0, promptpulse_test_gw1, …"""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from promptpulse_server.settings import database_url
+
+    own = make_url(database_url(url))
+    own = own.set(database=f"{own.database}_{worker}")
+    engine = create_engine(database_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}
+        ).scalar()
+        if not found:
+            conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    engine.dispose()
+    return own.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

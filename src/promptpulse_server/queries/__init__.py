@@ -276,8 +276,15 @@ def end_web_session(s: Session, token_hash: str) -> None:
 def machine_for(
     s: Session, user: User, machine_key: str, hostname: str, now: dt.datetime
 ) -> Machine:
-    """The user's machine with this id, created on first sight; its last-seen time updated."""
-    found = select(Machine).where(Machine.user_id == user.id, Machine.machine_key == machine_key)
+    """The user's machine with this id, created on first sight, its last-seen time updated, and
+    its row locked for the rest of the transaction."""
+    # locked until the caller commits: one machine's uploads take turns (PostgreSQL; SQLite has
+    # one writer at a time anyway), so racing batches never collide on the same rows
+    found = (
+        select(Machine)
+        .where(Machine.user_id == user.id, Machine.machine_key == machine_key)
+        .with_for_update()
+    )
     machine = s.scalar(found)
     if machine is None:
         # two first uploads of a machine may race: the loser's insert does nothing
