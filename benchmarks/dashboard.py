@@ -62,6 +62,13 @@ def run(name: str, database_url: str, users: int) -> list[tuple[str, str]]:
             print(
                 f"{name}: stored {users} users in {time.perf_counter() - t:.0f} s", file=sys.stderr
             )
+            # everyone in one team, so that "all users" is everyone (user0 is the server admin)
+            team = c.post("/api/teams", json={"name": "Bench"}, headers=keys[0]).json()
+            code = c.post(
+                f"/api/teams/{team['id']}/invites", json={"maxUses": 1000}, headers=keys[0]
+            ).json()["code"]
+            for k in keys[1:]:
+                assert c.post(f"/api/teams/join/{code}", headers=k).status_code == 200
             link = c.post("/api/login-links", headers=keys[0]).json()["path"]
         with httpx.Client(base_url=base, timeout=120, headers={"Accept-Encoding": "gzip"}) as web:
             assert web.get(link, follow_redirects=True).status_code == 200  # the cookie is set

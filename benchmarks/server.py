@@ -115,6 +115,8 @@ def start_server(database_url: str, home: str) -> tuple[subprocess.Popen[bytes],
         PROMPTPULSE_HOME=home,
         PROMPTPULSE_UPLOADS_PER_MINUTE="100000",
         PROMPTPULSE_SIGNUPS_PER_MINUTE="100000",
+        PROMPTPULSE_SIGNUP="open",  # the benchmark signs up many users without invites
+        PROMPTPULSE_INVITE_GUESSES_PER_MINUTE="100000",
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", "from promptpulse_server.cli import main; main()", "serve"],
