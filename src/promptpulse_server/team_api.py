@@ -261,11 +261,18 @@ def create_invite(
 ) -> schemas.InviteOut:
     """An invite to the team (owners and admins). It also works as a sign-up code."""
     team, _ = team_access(db, team_id, user, "manager")
-    data = data or schemas.NewInvite()
-    lifetime = dt.timedelta(hours=data.expires_in_hours)
-    invite = teams_q.create_invite(db, team, user, data.max_uses, lifetime, now)
+    return invite_out(request, make_invite(db, team, user, data, now))
+
+
+def make_invite(
+    db: Session, team: Team | None, user: User, form: schemas.NewInvite | None, now: dt.datetime
+) -> Invite:
+    """Make and commit an invite to a team, or (None) a sign-up invite; defaults as NewInvite."""
+    form = form or schemas.NewInvite()
+    lifetime = dt.timedelta(hours=form.expires_in_hours)
+    invite = teams_q.create_invite(db, team, user, form.max_uses, lifetime, now)
     db.commit()
-    return invite_out(request, invite)
+    return invite
 
 
 @get("/api/teams/{team_id:int}/invites", sync_to_thread=True, tags=["teams"], responses=api.ERRORS)
@@ -411,13 +418,19 @@ def account_action(db: Session, admin: User, user_id: int, action: str, now: dt.
 def admin_delete_user(user_id: RowId, db: DB, user: CurrentUser) -> None:
     """Delete an account and all its data."""
     _admin(user)
+    delete_account(db, user, user_id)
+
+
+def delete_account(db: Session, admin: User, user_id: int) -> User:
+    """An admin deletes another account with all its data (their own goes from Settings)."""
     target = db.get(User, user_id)
     if target is None:
         raise NotFoundException(f"no user {user_id}")
-    if target.id == user.id:
+    if target.id == admin.id:
         raise ClientException("userId: delete your own account from /api/users/me")
     queries.delete_user(db, target)
     db.commit()
+    return target
 
 
 @post(
@@ -436,11 +449,7 @@ def admin_create_invite(
 ) -> schemas.InviteOut:
     """A sign-up code that joins no team."""
     _admin(user)
-    data = data or schemas.NewInvite()
-    lifetime = dt.timedelta(hours=data.expires_in_hours)
-    invite = teams_q.create_invite(db, None, user, data.max_uses, lifetime, now)
-    db.commit()
-    return invite_out(request, invite)
+    return invite_out(request, make_invite(db, None, user, data, now))
 
 
 @get("/api/admin/invites", sync_to_thread=True, tags=["admin"], responses=api.ERRORS)

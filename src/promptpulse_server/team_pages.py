@@ -285,10 +285,7 @@ def create_invite(
     data: Annotated[InviteForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response[Any]:
     team, _ = _team_by_slug(db, slug, viewer, "manager")
-    form = data.checked()
-    lifetime = dt.timedelta(hours=form.expires_in_hours)
-    invite = teams_q.create_invite(db, team, viewer, form.max_uses, lifetime, now)
-    db.commit()
+    invite = team_api.make_invite(db, team, viewer, data.checked(), now)
     return _team(request, db, viewer, now, slug, new_invite=invite)
 
 
@@ -372,13 +369,7 @@ def admin_action(
     if not viewer.is_admin:
         raise PermissionDeniedException("only server admins may do this")
     if action == "delete":
-        target = db.get(User, user_id)
-        if target is None:
-            raise NotFoundException(f"no user {user_id}")
-        if target.id == viewer.id:
-            raise PermissionDeniedException("userId: delete your own account in Settings")
-        queries.delete_user(db, target)
-        db.commit()
+        target = team_api.delete_account(db, viewer, user_id)
         return _admin_page(request, db, viewer, state, message=f"{target.username} deleted.")
     if action not in ("disable", "enable", "promote", "demote"):
         raise NotFoundException(f"no action {action!r}")
@@ -397,10 +388,7 @@ def admin_invite(
 ) -> Response[Any]:
     if not viewer.is_admin:
         raise PermissionDeniedException("only server admins may do this")
-    form = data.checked()
-    lifetime = dt.timedelta(hours=form.expires_in_hours)
-    invite = teams_q.create_invite(db, None, viewer, form.max_uses, lifetime, now)
-    db.commit()
+    invite = team_api.make_invite(db, None, viewer, data.checked(), now)
     return _admin_page(request, db, viewer, state, new_invite=invite)
 
 
