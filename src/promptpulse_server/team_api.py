@@ -43,13 +43,11 @@ def team_access(db: Session, team_id: int, user: User, need: str = "member") -> 
     role = teams_q.role_of(db, team, user) if team else None
     if team is None or (role is None and not user.is_admin):
         raise NotFoundException(f"no team {team_id}")
-    effective = role or "admin"
-    if user.is_admin and role != "owner":
-        effective = "owner" if need == "owner" else "admin"
-    if need == "manager" and effective not in teams_q.MANAGERS:
-        raise PermissionDeniedException("team: only its owner and admins may do this")
-    if need == "owner" and effective != "owner":
-        raise PermissionDeniedException("team: only its owner may do this")
+    if not user.is_admin:  # a server admin may do anything to any team
+        if need == "manager" and role not in teams_q.MANAGERS:
+            raise PermissionDeniedException("team: only its owner and admins may do this")
+        if need == "owner" and role != "owner":
+            raise PermissionDeniedException("team: only its owner may do this")
     return team, role or ""
 
 
