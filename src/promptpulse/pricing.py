@@ -122,3 +122,10 @@ def prices_version() -> str:
 
     data = resources.files(__package__).joinpath("prices.json").read_bytes()
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+def plan_price(plan: str) -> float | None:
+    """USD per month of a Claude plan (None for the API, which is pay-as-you-go, or unknown)."""
+    raw = json.loads(resources.files(__package__).joinpath("prices.json").read_text("utf-8"))
+    value = raw.get("plans", {}).get(plan)
+    return float(value) if isinstance(value, int | float) else None
