@@ -271,3 +271,59 @@ def test_days_in_sql_equal_days_line_by_line(root: Path, led: Ledger, zone: str)
         expected[(local, line.model)] += line.output_tokens
     got = Counter({(r.day.isoformat(), r.model): r.output_tokens for r in led.usage_by_day(tz)})
     assert got == expected
+
+
+def test_a_ledger_of_schema_1_is_migrated_and_keeps_its_history(root: Path, tmp_path: Path) -> None:
+    write(root / "projects" / "p" / "s.jsonl", response(T, "m1", "r1", 2, output=70))
+    path = tmp_path / "old.sqlite3"
+    with Ledger(path) as led:
+        led.sync([root])
+        before = snapshot(led)
+        # what promptpulse wrote before plan limits: no limit_reading table, schema 1
+        led.db.execute("DROP TABLE limit_reading")
+        led.db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with Ledger(path) as led:
+        assert led.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[
+            0
+        ] == str(ledger_module.SCHEMA_VERSION)
+        assert snapshot(led) == before
+        assert led.readings() == []
+        from promptpulse.limits import Reading
+
+        assert led.add_reading(Reading(1, 10.0, 2))
+        assert led.readings() == [Reading(1, 10.0, 2)]
+
+
+def test_syncing_some_files_leaves_the_others_alone(root: Path, led: Ledger) -> None:
+    from promptpulse.sources import session_files
+
+    a = write(root / "projects" / "p" / "a.jsonl", response(T, "m1", "r1", 1, output=10))
+    write(root / "projects" / "p" / "b.jsonl", response(T, "m2", "r2", 1, output=20))
+    sub = write(
+        root / "projects" / "p" / "a" / "subagents" / "agent-1.jsonl",
+        response(T, "m3", "r3", 1, output=30, sidechain=True),
+    )
+    files = session_files(str(a), [root])
+    assert [(f.path, f.project, f.session_id) for f in files] == [
+        (str(a), "p", "a"),
+        (str(sub), "p", "a"),
+    ]
+    led.sync_files(files)
+    assert led.session_usage("a")[1] == 2 * (10 + 10) + 20  # input 10 each, outputs 10 and 30
+    assert led.session_usage("b") == (0.0, 0)
+    led.sync([root])
+    assert led.stats()["files"] == 3 and led.stats()["files_deleted"] == 0
+    os.remove(root / "projects" / "p" / "b.jsonl")
+    led.sync_files(files)  # a partial sync does not decide that b is gone
+    assert led.stats()["files_deleted"] == 0
+
+
+def test_a_transcript_outside_the_roots_or_through_a_link(root: Path, tmp_path: Path) -> None:
+    from promptpulse.sources import find_log_files, session_files
+
+    a = write(root / "projects" / "p" / "a.jsonl", response(T, "m1", "r1", 1))
+    link = tmp_path / "linked"
+    link.symlink_to(root)
+    assert session_files(str(tmp_path / "elsewhere" / "a.jsonl"), [root]) == []
+    assert session_files(str(root / "projects" / "a.jsonl"), [root]) == []  # not in a project
+    assert session_files(str(a), [link]) == find_log_files([link])  # spelled as the roots are

@@ -1,3 +1,3 @@
-from promptpulse.cli import main
+from promptpulse.launch import main
 
 main()

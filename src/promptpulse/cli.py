@@ -8,7 +8,6 @@ import os
 import sys
 from datetime import date, tzinfo
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -121,7 +120,9 @@ def _timezone(name: str | None) -> tzinfo:
     try:
         if name:
             return ZoneInfo(name)
-        return _system_timezone()
+        from promptpulse.clock import local_timezone
+
+        return local_timezone()
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise UserError(f"unknown time zone {name!r}: use an IANA name like Europe/Paris") from exc
 
@@ -134,25 +135,6 @@ def _now_ms() -> int:
         return clock.to_ms(clock.from_env()())
     except clock.ClockError as exc:
         raise UserError(str(exc)) from exc
-
-
-def _system_timezone() -> tzinfo:
-    from zoneinfo import ZoneInfo
-
-    env = os.environ.get("TZ", "").strip().lstrip(":")
-    if env:
-        return ZoneInfo(env)
-    local = Path("/etc/localtime")
-    try:
-        target = str(local.resolve())
-        if "zoneinfo/" in target:
-            return ZoneInfo(target.split("zoneinfo/", 1)[1])
-        with local.open("rb") as f:
-            return ZoneInfo.from_file(f)
-    except (OSError, ValueError):
-        from datetime import UTC
-
-        return UTC
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -442,6 +424,67 @@ def blocks(
     console.print(block_table(shown, tz, limit))
 
 
+@report_app.command("limits")
+def limits_report(
+    json_out: JsonOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    timezone: TzOpt = None,
+    mode: ModeOpt = Mode.auto,
+    verbose: VerboseOpt = False,
+    rows: Annotated[
+        int,
+        typer.Option(
+            "--rows", "-n", min=1, help="Windows of each kind shown, the latest (not with --json)."
+        ),
+    ] = 10,
+) -> None:
+    """Your plan's 5-hour and 7-day windows: Claude's official % where the statusline saw
+    it (last and peak), else the usage against your busiest window; and, per month, what
+    your subscription was worth at API prices (promptpulse config set plan ...)."""
+    from promptpulse import limit_report as lr
+    from promptpulse import reports
+
+    tz = _timezone(timezone)
+    first, last = _day(since, "--since"), _day(until, "--until")
+    now_ms = _now_ms()
+    conf = _config()
+    with _open_ledger(verbose, json_out) as ledger:
+        lines = ledger.usage_lines(mode.value)
+        readings = ledger.readings()
+        days = ledger.usage_by_day(tz, mode.value)
+    five = lr.select(
+        lr.five_hour_rows(reports.by_block(lines, now_ms), readings, now_ms), tz, first, last
+    )
+    seven = lr.select(lr.seven_day_rows(lines, readings, now_ms), tz, first, last)
+    price = conf.plan_monthly_usd()
+    months = lr.subscription(reports.by_period(days, "monthly", since=first, until=last), price)
+    if json_out:
+        _print_json(lr.report_json(conf.plan, price, readings, five, seven, months, now_ms))
+        return
+    from promptpulse import display, limits
+
+    out = _stdout()
+    now = display.limits_now([limits.current(readings, w, now_ms) for w in limits.WINDOWS])
+    out.print(
+        now
+        or "No official readings yet: Claude Code shows them to its statusline "
+        "(promptpulse setup --statusline); until then the windows are measured against your "
+        "busiest."
+    )
+    for title, shown in (("5-hour windows", five), ("7-day windows", seven)):
+        if shown:
+            out.print(display.window_table(title, shown[-rows:], tz))
+            if len(shown) > rows:
+                out.print(f"[dim]{len(shown) - rows} earlier: --rows or --since shows them[/]")
+    if months:
+        out.print(display.subscription_table(conf.plan, months))
+        if price is None:
+            out.print(
+                "[dim]promptpulse config set plan pro|max5|max20|team says which plan is yours[/]"
+            )
+
+
 def _token_limit(text: str | None, all_blocks: list[Any]) -> int | None:
     from promptpulse.reports import max_block_tokens
 
@@ -456,6 +499,38 @@ def _token_limit(text: str | None, all_blocks: list[Any]) -> int | None:
     if value <= 0:
         raise UserError("--token-limit must be more than 0")
     return value
+
+
+@app.command()
+def statusline(
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="A template such as '{model} {today_cost} 5h {five_hour_pct}'; the "
+            "placeholders are listed in the README.",
+        ),
+    ] = None,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (NO_COLOR does the same).")
+    ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Sync the session before drawing the line (slower). By default the line "
+            "shows the ledger as of the previous message and the sync runs in the background.",
+        ),
+    ] = False,
+) -> None:
+    """Claude Code's status line: reads the JSON Claude Code sends on stdin and prints the
+    model, session, today and block cost, burn rate, context and the plan's 5-hour and 7-day
+    use. Install it with promptpulse setup --statusline."""
+    from promptpulse.statusline import main as statusline_main
+
+    args = ["--format", template] if template is not None else []
+    args += ["--no-color"] if no_color else []
+    raise typer.Exit(statusline_main(args + (["--fresh"] if fresh else [])))
 
 
 # --- the server: login, collect, status -----------------------------------------------------
@@ -651,17 +726,29 @@ def config_show() -> None:
     typer.echo(f"username: {conf.username or '(not logged in)'}")
     typer.echo(f"api_key: {conf.masked_key() or '(none)'}")
     typer.echo(f"project_privacy: {conf.project_privacy}")
+    price = conf.plan_monthly_usd()
+    typer.echo(
+        f"plan: {conf.plan or '(not set)'}"
+        + (
+            f" (${price:,.2f} a month{'' if conf.plan_price is None else ', your price'})"
+            if price is not None
+            else ""
+        )
+    )
     typer.echo(f"machine_id: {cfg.machine_id()}")
     typer.echo(f"config file: {cfg.config_path()}")
 
 
 @config_app.command("set")
 def config_set(
-    key: Annotated[str, typer.Argument(help="server or project_privacy")],
+    key: Annotated[str, typer.Argument(help="server, project_privacy, plan or plan_price")],
     value: Annotated[str, typer.Argument()],
 ) -> None:
-    """Change one setting."""
+    """Change one setting. plan: your Claude plan (pro, max5, max20, team or api);
+    plan_price: what it costs you a month in USD, when not the list price ('default' clears
+    it)."""
     from promptpulse.config import PRIVACY_MODES
+    from promptpulse.limits import PLANS
 
     conf = _config()
     if key == "server":
@@ -672,10 +759,31 @@ def config_set(
         if value not in PRIVACY_MODES:
             raise UserError(f"project_privacy: one of {', '.join(PRIVACY_MODES)}")
         conf.project_privacy = value
+    elif key == "plan":
+        value = value.strip().lower()
+        if value not in PLANS:
+            raise UserError(f"plan: one of {', '.join(PLANS)}")
+        conf.plan = value
+    elif key in ("plan_price", "plan-price"):
+        conf.plan_price = _plan_price(value)
     else:
-        raise UserError(f"unknown setting {key!r}: server or project_privacy")
+        raise UserError(f"unknown setting {key!r}: server, project_privacy, plan or plan_price")
     conf.save()
     typer.echo(f"{key} = {value}")
+
+
+def _plan_price(text: str) -> float | None:
+    import math
+
+    if text.strip().lower() in ("default", "none", ""):
+        return None
+    try:
+        price = float(text.strip().lstrip("$").replace(",", ""))
+    except ValueError:
+        price = -1.0
+    if not math.isfinite(price) or not 0 <= price <= 100_000:
+        raise UserError(f"plan_price {text!r}: give USD a month, like 100, or 'default'")
+    return price
 
 
 class Granularity(StrEnum):
@@ -711,6 +819,7 @@ def collect(
     collect sends it."""
     from promptpulse import collect as collecting
     from promptpulse import config as cfg
+    from promptpulse import uploads
     from promptpulse.client import ServerError
 
     conf = _config()
@@ -720,13 +829,17 @@ def collect(
     first = _day(since, "--since")
     privacy = project_privacy.value if project_privacy else conf.project_privacy
     with _open_ledger(verbose, quiet=True) as ledger:
+        plan = (conf.plan, conf.plan_monthly_usd())
         if dry_run:
             rows = collecting.changed_rows(ledger, tz, granularity.value, first, privacy, _now_ms())
+            rows += collecting.account_rows(ledger, *plan)
             pending = len(ledger.pending())
-            counts = {k: sum(1 for r in rows if r[0] == k) for k in ("daily", "sessions", "blocks")}
+            counts = {k: sum(1 for r in rows if r[0] == k) for k in uploads.KINDS}
             typer.echo(
                 f"would send {counts['daily']} day(s), {counts['sessions']} session(s), "
-                f"{counts['blocks']} block(s); {pending} batch(es) pending"
+                f"{counts['blocks']} block(s), {counts['limits']} limits reading(s)"
+                + (", the plan" if counts["plan"] else "")
+                + f"; {pending} batch(es) pending"
             )
             return
         with _client(conf.server, conf.api_key) as client:
@@ -740,6 +853,7 @@ def collect(
                     first,
                     privacy,
                     _now_ms(),
+                    plan,
                 )
             except ServerError as exc:
                 left = len(ledger.pending())

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 Clock = Callable[[], datetime]
 
@@ -54,3 +54,22 @@ def from_env() -> Clock:
 def to_ms(moment: datetime) -> int:
     """Milliseconds since the epoch, as the collector keeps timestamps."""
     return int(moment.timestamp() * 1000)
+
+
+def local_timezone() -> tzinfo:
+    """The system's time zone: ``TZ``, else what ``/etc/localtime`` names, else UTC."""
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    env = os.environ.get("TZ", "").strip().lstrip(":")
+    if env:
+        return ZoneInfo(env)
+    local = Path("/etc/localtime")
+    try:
+        target = str(local.resolve())
+        if "zoneinfo/" in target:
+            return ZoneInfo(target.split("zoneinfo/", 1)[1])
+        with local.open("rb") as f:
+            return ZoneInfo.from_file(f)
+    except (OSError, ValueError):
+        return UTC

@@ -43,7 +43,7 @@ def changed_rows(
     changed nothing before it), only the days, sessions and blocks it can have changed are
     built: the same rows, much faster."""
     rows: dict[uploads.Kind, dict[str, dict[str, object]]] = {}
-    kinds = set(_KIND_OF.values()) if granularity == "all" else {_KIND_OF[granularity]}
+    kinds: set[str] = set(_KIND_OF.values()) if granularity == "all" else {_KIND_OF[granularity]}
     if "daily" in kinds:
         days = reports.by_period(ledger.usage_by_day(tz, from_ms=from_ms), "daily", since=since)
         rows["daily"] = uploads.daily_rows(days)
@@ -58,6 +58,19 @@ def changed_rows(
     return uploads.changed(rows, ledger.acknowledged())
 
 
+def account_rows(
+    ledger: Ledger, plan: str, monthly_usd: float | None
+) -> list[tuple[uploads.Kind, str, dict[str, object]]]:
+    """The new official limits readings, and the plan when it changed: they belong to the
+    Claude account and go with every collect, whatever its granularity."""
+    acknowledged = ledger.acknowledged()
+    rows: dict[uploads.Kind, dict[str, dict[str, object]]] = {
+        "limits": uploads.limit_rows(ledger.readings(), acknowledged),
+        "plan": uploads.plan_rows(plan, monthly_usd),
+    }
+    return uploads.changed(rows, acknowledged)
+
+
 def collect(
     ledger: Ledger,
     client: Client,
@@ -67,6 +80,7 @@ def collect(
     since: date | None,
     privacy: str,
     now_ms: int,
+    plan: tuple[str, float | None] = ("", None),
 ) -> CollectResult:
     """Send pending batches, then the rows that changed; raise ServerError (with what is left
     pending in the ledger) when the server cannot take them."""
@@ -79,9 +93,11 @@ def collect(
     whole = granularity == "all" and since is None
     basis = f"{getattr(tz, 'key', tz)}|{privacy}"
     from_ms, seq = ledger.changes_since_collect(basis) if whole else (0, 0)
-    if from_ms is None:
+    changes = account_rows(ledger, *plan)
+    if from_ms is not None:
+        changes += changed_rows(ledger, tz, granularity, since, privacy, now_ms, from_ms)
+    if from_ms is None and not changes:
         return result
-    changes = changed_rows(ledger, tz, granularity, since, privacy, now_ms, from_ms)
     result.rows_changed = len(changes)
     machine = {"id": machine_id, "hostname": socket.gethostname()}
     for rows in uploads.batches(changes):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 APP_NAME = "promptpulse"
@@ -57,14 +56,31 @@ def config_path() -> Path:
 PRIVACY_MODES = ("basename", "full", "hash", "none")
 
 
-@dataclass
 class Config:
-    """What ``promptpulse login`` and ``config set`` store (mode 0600: it holds the API key)."""
+    """What ``promptpulse login`` and ``config set`` store (mode 0600: it holds the API key).
+    A plain class: the statusline reads it on every Claude Code message, and dataclasses are
+    slow to import."""
 
-    server: str = ""
-    api_key: str = ""
-    username: str = ""
-    project_privacy: str = "basename"
+    _TEXT = ("server", "api_key", "username", "project_privacy", "plan")
+
+    def __init__(
+        self,
+        server: str = "",
+        api_key: str = "",
+        username: str = "",
+        project_privacy: str = "basename",
+        plan: str = "",
+        plan_price: float | None = None,
+    ) -> None:
+        self.server, self.api_key, self.username = server, api_key, username
+        self.project_privacy = project_privacy
+        self.plan = plan  # pro, max5, max20, team or api; "" when not said
+        self.plan_price = plan_price  # USD per month, overriding the price data's
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {name: getattr(self, name) for name in self._TEXT}
+        out["plan_price"] = self.plan_price
+        return out
 
     @classmethod
     def load(cls) -> Config:
@@ -75,12 +91,13 @@ class Config:
             return cls()
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc
-        known = {
-            f: raw[f]
-            for f in ("server", "api_key", "username", "project_privacy")
-            if isinstance(raw.get(f), str)
-        }
-        return cls(**known)
+        if not isinstance(raw, dict):
+            raise ConfigError(f"cannot read {path}: not a JSON object")
+        conf = cls(**{f: raw[f] for f in cls._TEXT if isinstance(raw.get(f), str)})
+        price = raw.get("plan_price")
+        if isinstance(price, int | float) and not isinstance(price, bool) and price >= 0:
+            conf.plan_price = float(price)
+        return conf
 
     def save(self) -> Path:
         path = config_path()
@@ -88,10 +105,20 @@ class Config:
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(self), f, indent=2)
+            json.dump(self.as_dict(), f, indent=2)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
         return path
+
+    def plan_monthly_usd(self) -> float | None:
+        """The plan's price per month: the override, else the price data's."""
+        if self.plan_price is not None:
+            return self.plan_price
+        if not self.plan:
+            return None
+        from promptpulse.pricing import plan_price
+
+        return plan_price(self.plan)
 
     def masked_key(self) -> str:
         return self.api_key[:9] + "…" + self.api_key[-4:] if self.api_key else ""

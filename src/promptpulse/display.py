@@ -219,3 +219,79 @@ def sync_progress(console: Console) -> Iterator[ProgressCallback]:
     finally:
         if bar is not None:
             bar.stop()
+
+
+# --- report limits --------------------------------------------------------------------------
+
+_LEVEL_STYLE = {"ok": "green", "warn": "yellow", "high": "bold red"}
+
+
+def _percent_cell(row: Any) -> str:
+    """The official last and peak %, or the usage against the busiest window."""
+    if row.official is not None:
+        last, peak = row.official.last_pct, row.official.peak_pct
+        return f"{last:.0f}%" + (f" (peak {peak:.0f}%)" if peak > last else "")
+    if row.of_max_pct is not None:
+        return f"[dim]{row.of_max_pct:.0f}% of max[/]"
+    return "-"
+
+
+def limits_now(statuses: list[Any]) -> str:
+    """One line per window: its last official %, the time to the reset and the pace."""
+    from promptpulse.limits import WINDOW_LABEL, duration
+
+    lines = []
+    for status in statuses:
+        if status is None:
+            continue
+        label = WINDOW_LABEL[status.window]
+        if status.expired:
+            lines.append(f"{label}: reset since the last reading")
+            continue
+        pace = "" if status.pace is None else f", pace {status.pace:.2f}"
+        style = _LEVEL_STYLE[status.level]
+        lines.append(
+            f"{label}: [{style}]{status.used_pct:.0f}%[/] used, resets in "
+            f"{duration(status.left_ms)} ({status.elapsed_pct:.0f}% of the window gone{pace})"
+        )
+    return "\n".join(lines)
+
+
+def window_table(title: str, rows: list[Any], tz: tzinfo) -> Table:
+    from datetime import datetime
+
+    table = Table(title=title, box=box.ROUNDED, header_style="bold cyan")
+    for name, justify in [
+        ("Start", "left"),
+        ("End", "left"),
+        ("Tokens", "right"),
+        ("Cost", "right"),
+        ("Used", "right"),
+    ]:
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(
+            datetime.fromtimestamp(r.start / 1000, tz).strftime("%Y-%m-%d %H:%M"),
+            datetime.fromtimestamp(r.end / 1000, tz).strftime("%Y-%m-%d %H:%M"),
+            count(r.tokens),
+            money(r.cost),
+            _percent_cell(r),
+            style="bold green" if r.is_current else None,
+        )
+    return table
+
+
+def subscription_table(plan: str, months: list[Any]) -> Table:
+    table = Table(
+        title=f"What the {plan or 'plan'} subscription was worth at API prices",
+        box=box.ROUNDED,
+        header_style="bold cyan",
+    )
+    for name, justify in [("Month", "left"), ("At API prices", "right"), ("Plan", "right")]:
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("Worth", justify="right", no_wrap=True)
+    for m in months:
+        price = "-" if m.plan_price is None else money(m.plan_price)
+        worth = "-" if m.value is None else f"{m.value:.1f}×"
+        table.add_row(m.month, money(m.cost), price, worth)
+    return table

@@ -21,10 +21,11 @@ from typing import Literal, NamedTuple
 
 from promptpulse import pricing
 from promptpulse.counting import Candidate, select_counted, strongest_copies
+from promptpulse.limits import Reading
 from promptpulse.reports import DayRow, SessionRow, UsageRow, local_date, offset_spans
 from promptpulse.sources import HEAD_BYTES, FileRead, LogFile, Skipped, find_log_files, read_file
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PARALLEL_BYTES = 16 << 20  # below this, one process reads faster than two start
 CostMode = Literal["auto", "calculate", "display"]
 
@@ -81,6 +82,23 @@ CREATE TABLE IF NOT EXISTS skipped (
     PRIMARY KEY (file_id, offset)
 );
 """
+# Each step brings a ledger from the version before to its own; a ledger is history, so a step
+# only adds. A new ledger gets _SCHEMA and every step at once.
+_MIGRATIONS: dict[int, str] = {
+    2: """
+CREATE TABLE IF NOT EXISTS limit_reading (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    five_hour_pct REAL,
+    five_hour_resets INTEGER,
+    seven_day_pct REAL,
+    seven_day_resets INTEGER,
+    session_id TEXT,
+    model TEXT
+);
+CREATE INDEX IF NOT EXISTS limit_reading_ts ON limit_reading(ts);
+""",
+}
 _INDEX_NAMES = ["line_message", "line_file", "line_counted_ts"]
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS line_message ON line(message_id);
@@ -129,21 +147,36 @@ ProgressCallback = Callable[[int, int], None]
 class Ledger:
     """One open ledger database."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, timeout: float = 60) -> None:
+        """Open (or create) the ledger; ``timeout``: how many seconds to wait for a write while
+        another process writes."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA + _INDEXES)
-        version = self._meta("schema_version")
-        if version is None:
-            self._set_meta("schema_version", str(SCHEMA_VERSION))
-        elif int(version) > SCHEMA_VERSION:
-            raise LedgerError(
-                f"the ledger at {self.path} was written by a newer promptpulse; upgrade promptpulse"
-            )
+        self._migrate()
         self._reprice_if_prices_changed()
+
+    def _migrate(self) -> None:
+        """Create a new ledger, or bring an older one up to this version, keeping everything."""
+        new = not self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if new:
+            self.db.executescript(_SCHEMA + _INDEXES)  # IF NOT EXISTS: another process may race
+        if self._schema_version() == SCHEMA_VERSION:
+            return  # the usual case: no write, so no wait behind another process's sync
+        with self._transaction():
+            version = self._schema_version()
+            if version == SCHEMA_VERSION:
+                return
+            for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+            self._set_meta("schema_version", str(SCHEMA_VERSION))
+        self.db.executescript(_INDEXES)
 
     def close(self) -> None:
         self.db.close()
@@ -153,6 +186,16 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _schema_version(self) -> int:
+        stored = self._meta("schema_version")
+        version = 0 if stored is None else int(stored)
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"the ledger at {self.path} was written by a newer promptpulse (schema "
+                f"{version}); upgrade promptpulse"
+            )
+        return version
 
     # --- meta ---------------------------------------------------------------------------
 
@@ -204,15 +247,28 @@ class Ledger:
     # --- sync ---------------------------------------------------------------------------
 
     def sync(self, roots: Sequence[Path], progress: ProgressCallback | None = None) -> SyncResult:
-        """Bring the ledger up to date with the log files below ``roots``."""
-        files = find_log_files(list(roots))
+        """Bring the ledger up to date with the log files below ``roots``; a file that is gone
+        is marked deleted (its lines stay)."""
+        return self._sync(find_log_files(list(roots)), progress, every_file=True)
+
+    def sync_files(self, files: Sequence[LogFile]) -> SyncResult:
+        """Bring the ledger up to date with some log files only (the statusline's session)."""
+        return self._sync(files, None, every_file=False)
+
+    def _sync(
+        self, files: Sequence[LogFile], progress: ProgressCallback | None, every_file: bool
+    ) -> SyncResult:
         result = SyncResult(files=len(files))
-        known = {
-            row[1]: row
-            for row in self.db.execute(
-                "SELECT id, path, size, mtime_ns, inode, read_to, head FROM file"
-            )
-        }
+        columns = "SELECT id, path, size, mtime_ns, inode, read_to, head FROM file"
+        if every_file:
+            rows = self.db.execute(columns).fetchall()
+        else:
+            rows = [
+                row
+                for f in files
+                for row in self.db.execute(columns + " WHERE path = ?", (f.path,))
+            ]
+        known = {row[1]: row for row in rows}
         next_file_id = self._next_id("file")
         work: list[_Work] = []
         reset_ids: list[int] = []
@@ -236,7 +292,7 @@ class Ledger:
                 reset_ids.append(file_id)
                 work.append(_Work(file_id, log, st, 0, b""))
         seen = {f.path for f in files}
-        missing = [(row[0],) for path, row in known.items() if path not in seen]
+        missing = [(row[0],) for path, row in known.items() if every_file and path not in seen]
 
         fresh = self._next_id("line") == 1  # a first sync: index after loading, much faster
         with self._transaction(), _collector_paused():
@@ -533,6 +589,66 @@ class Ledger:
                 return int(later)
             later = ts
         return 0
+
+    def session_usage(self, session_id: str, mode: CostMode = "auto") -> tuple[float, int]:
+        """(cost, tokens) counted in one session, subagents included."""
+        cost, tokens = self.db.execute(
+            f"SELECT COALESCE(SUM({_COST_SQL[mode]}), 0), "
+            "COALESCE(SUM(l.input + l.output + l.cache_write + l.cache_read), 0) "
+            "FROM line l WHERE l.counted = 1 AND l.file_id IN "
+            "(SELECT id FROM file WHERE session_id = ?)",
+            (session_id,),
+        ).fetchone()
+        return float(cost), int(tokens)
+
+    def context_tokens(self, session_id: str) -> int | None:
+        """The prompt size of the session's latest main-thread response: how full the context
+        is (input, cache writes and cache reads)."""
+        row = self.db.execute(
+            "SELECT l.input + l.cache_write + l.cache_read FROM line l "
+            "WHERE l.sidechain = 0 AND l.file_id IN (SELECT id FROM file WHERE session_id = ?) "
+            "ORDER BY l.ts DESC, l.id DESC LIMIT 1",
+            (session_id,),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    # --- plan limits ----------------------------------------------------------------------
+
+    def add_reading(self, reading: Reading) -> bool:
+        """Keep an official limits reading when its figures differ from the latest one kept;
+        whether it was new."""
+        with self._transaction():
+            last = self.db.execute(
+                "SELECT five_hour_pct, five_hour_resets, seven_day_pct, seven_day_resets "
+                "FROM limit_reading ORDER BY ts DESC, id DESC LIMIT 1"
+            ).fetchone()
+            if last is not None and Reading(0, *last).same_figures(reading):
+                return False
+            self.db.execute(
+                "INSERT INTO limit_reading(ts, five_hour_pct, five_hour_resets, seven_day_pct, "
+                "seven_day_resets, session_id, model) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    reading.ts,
+                    reading.five_hour_pct,
+                    reading.five_hour_resets,
+                    reading.seven_day_pct,
+                    reading.seven_day_resets,
+                    reading.session_id,
+                    reading.model,
+                ),
+            )
+        return True
+
+    def readings(self, from_ms: int = 0) -> list[Reading]:
+        """The official limits readings kept (from ``from_ms`` on), oldest first."""
+        return [
+            Reading(*row)
+            for row in self.db.execute(
+                "SELECT ts, five_hour_pct, five_hour_resets, seven_day_pct, seven_day_resets, "
+                "session_id, model FROM limit_reading WHERE ts >= ? ORDER BY ts, id",
+                (from_ms,),
+            )
+        ]
 
     # --- uploads ------------------------------------------------------------------------
 

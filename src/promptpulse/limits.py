@@ -4,40 +4,83 @@ what a subscription is worth. Pure functions, shared by the collector and the se
 Claude Code (v2.1.80 and later, subscription accounts) hands a statusline command
 ``rate_limits.five_hour`` and ``rate_limits.seven_day``, each with ``used_percentage`` and
 ``resets_at`` (seen both as Unix seconds and as ISO text).
+
+The statusline imports this module on every Claude Code message, so it imports nothing heavy:
+plain classes with ``__slots__`` instead of dataclasses, and typing only for the type checker.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal
 
-Window = Literal["five_hour", "seven_day"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Window = Literal["five_hour", "seven_day"]
+    Plan = Literal["pro", "max5", "max20", "team", "api"]
+    Level = Literal["ok", "warn", "high"]
+
+
+class _Record:
+    """A small value class: its ``_fields`` in order, compared and printed by value."""
+
+    __slots__: tuple[str, ...] = ()
+    _fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        names = self._fields
+        defaults = getattr(type(self), "_defaults", {})
+        values = dict(zip(names, args, strict=False))
+        values.update(kwargs)
+        for name in names:
+            object.__setattr__(self, name, values[name] if name in values else defaults[name])
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(
+            getattr(self, n) == getattr(other, n) for n in self._fields
+        )
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self._fields))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)
+        return f"{type(self).__name__}({fields})"
+
+
 WINDOWS: tuple[Window, ...] = ("five_hour", "seven_day")
 WINDOW_MS: dict[Window, int] = {"five_hour": 5 * 3_600_000, "seven_day": 7 * 86_400_000}
 WINDOW_LABEL: dict[Window, str] = {"five_hour": "5h", "seven_day": "7d"}
 
-Plan = Literal["pro", "max5", "max20", "team", "api"]
 PLANS: tuple[Plan, ...] = ("pro", "max5", "max20", "team", "api")
 
-Level = Literal["ok", "warn", "high"]
 MAX_PERCENT = 1000.0  # a reading above this is not a reading
 # pace is noise at the very start of a window: judge it only after this share has elapsed
 PACE_AFTER = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(_Record):
     """One official reading: when it was seen, and each window's used % and reset time (ms)."""
 
+    _fields = (
+        "ts",
+        "five_hour_pct",
+        "five_hour_resets",
+        "seven_day_pct",
+        "seven_day_resets",
+        "session_id",
+        "model",
+    )
+    __slots__ = _fields
+    _defaults: dict[str, Any] = dict.fromkeys(_fields[1:])
     ts: int
-    five_hour_pct: float | None = None
-    five_hour_resets: int | None = None
-    seven_day_pct: float | None = None
-    seven_day_resets: int | None = None
-    session_id: str | None = None
-    model: str | None = None
+    five_hour_pct: float | None
+    five_hour_resets: int | None
+    seven_day_pct: float | None
+    seven_day_resets: int | None
+    session_id: str | None
+    model: str | None
 
     def window(self, window: Window) -> tuple[float, int] | None:
         """(used %, reset time in ms) of one window, when this reading has it."""
@@ -56,10 +99,20 @@ class Reading:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class WindowStatus:
+class WindowStatus(_Record):
     """Where one window stands at a moment."""
 
+    _fields = (
+        "window",
+        "used_pct",
+        "resets_at",
+        "elapsed_pct",
+        "left_ms",
+        "pace",
+        "expired",
+        "level",
+    )
+    __slots__ = _fields
     window: Window
     used_pct: float
     resets_at: int  # ms
@@ -92,6 +145,8 @@ def resets_at_ms(value: object) -> int | None:
         try:
             number = float(text)
         except ValueError:
+            from datetime import UTC, datetime
+
             try:
                 moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
@@ -156,10 +211,19 @@ def duration(ms: int) -> str:
     return f"{mins}m"
 
 
-@dataclass(frozen=True, slots=True)
-class WindowPeak:
+class WindowPeak(_Record):
     """One window (one reset time) and what its readings said: the last and the peak %."""
 
+    _fields = (
+        "window",
+        "resets_at",
+        "first_seen",
+        "last_seen",
+        "last_pct",
+        "peak_pct",
+        "readings",
+    )
+    __slots__ = _fields
     window: Window
     resets_at: int
     first_seen: int

@@ -16,13 +16,14 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 UNKNOWN_MODEL_COST = 0.0
 SYNTHETIC_MODEL = "<synthetic>"
 _DATE_SUFFIX = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
 _VERSION_SUFFIX = re.compile(r"(?:-v\d+(?::\d+)?|@\d{8}|@latest)$")
 _REGION_PREFIX = re.compile(r"^(?:(?:us|eu|apac|global|jp|au)\.)?anthropic\.")
+PRICES_FILE = Path(__file__).with_name("prices.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ def _rates(d: dict[str, float]) -> Rates:
 
 @cache
 def price_table() -> PriceTable:
-    raw = json.loads(resources.files(__package__).joinpath("prices.json").read_text("utf-8"))
+    raw = json.loads(PRICES_FILE.read_text("utf-8"))
     models = {}
     for name, p in raw["models"].items():
         lc = p.get("long_context")
@@ -118,14 +119,14 @@ def line_cost(
 
 def prices_version() -> str:
     """Changes whenever the price data changes; the ledger re-prices when it does."""
-    import hashlib
+    import zlib  # a checksum is enough to notice a change, and loads in no time
 
-    data = resources.files(__package__).joinpath("prices.json").read_bytes()
-    return hashlib.sha256(data).hexdigest()[:16]
+    data = PRICES_FILE.read_bytes()
+    return f"{len(data):x}-{zlib.crc32(data):08x}"
 
 
 def plan_price(plan: str) -> float | None:
     """USD per month of a Claude plan (None for the API, which is pay-as-you-go, or unknown)."""
-    raw = json.loads(resources.files(__package__).joinpath("prices.json").read_text("utf-8"))
+    raw = json.loads(PRICES_FILE.read_text("utf-8"))
     value = raw.get("plans", {}).get(plan)
     return float(value) if isinstance(value, int | float) else None

@@ -86,6 +86,41 @@ def find_log_files(roots: list[Path]) -> list[LogFile]:
     return files
 
 
+def session_files(transcript: str, roots: list[Path]) -> list[LogFile]:
+    """The log files of one session, from its transcript's path: the transcript and its
+    subagents' files, spelled as ``find_log_files`` spells them (so the ledger knows them as the
+    same files). Nothing when the transcript is not below one of ``roots``' ``projects/``."""
+    if not transcript.endswith(".jsonl"):
+        return []
+    path = Path(transcript)
+    for root in roots:
+        projects = root / "projects"
+        relative = _below(path, projects)
+        if relative is None or len(relative) != 2:
+            continue
+        spelled = str(projects.joinpath(*relative))
+        project, session = session_of(relative)
+        files = [LogFile(spelled, project, session)]
+        own = str(projects / relative[0] / session)
+        for sub in sorted(_jsonl_below(own)):
+            sub_project, sub_session = session_of(
+                tuple(sub[len(str(projects)) + 1 :].split(os.sep))
+            )
+            files.append(LogFile(sub, sub_project, sub_session))
+        return files
+    return []
+
+
+def _below(path: Path, folder: Path) -> tuple[str, ...] | None:
+    """``path``'s parts below ``folder``, also when one of them is spelled through a link."""
+    for candidate, base in ((path, folder), (path.resolve(), folder.resolve())):
+        try:
+            return candidate.relative_to(base).parts
+        except ValueError:
+            continue
+    return None
+
+
 def _jsonl_below(folder: str) -> list[str]:
     found: list[str] = []
     try:

@@ -9,10 +9,11 @@ import posixpath
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
+from promptpulse.limits import Reading
 from promptpulse.reports import Block, PeriodUsage, SessionUsage, Usage, iso_ms
 
-Kind = Literal["daily", "sessions", "blocks"]
-KINDS: tuple[Kind, ...] = ("daily", "sessions", "blocks")
+Kind = Literal["daily", "sessions", "blocks", "limits", "plan"]
+KINDS: tuple[Kind, ...] = ("daily", "sessions", "blocks", "limits", "plan")
 BATCH_ROWS = 2000
 
 
@@ -86,6 +87,35 @@ def block_rows(blocks: Iterable[Block]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def limit_rows(
+    readings: Iterable[Reading], acknowledged: dict[tuple[str, str], str]
+) -> dict[str, dict[str, Any]]:
+    """The official limits readings the server has not acknowledged (a reading never changes,
+    so one it has is never sent again)."""
+    out = {}
+    for r in readings:
+        key = iso_ms(r.ts)
+        if ("limits", key) in acknowledged:
+            continue
+        windows: dict[str, Any] = {}
+        for field, figures in (
+            ("fiveHour", r.window("five_hour")),
+            ("sevenDay", r.window("seven_day")),
+        ):
+            windows[field] = (
+                None
+                if figures is None
+                else {"usedPercentage": figures[0], "resetsAt": iso_ms(figures[1])}
+            )
+        out[key] = {"recordedAt": key, **windows, "sessionId": r.session_id, "model": r.model}
+    return out
+
+
+def plan_rows(plan: str, monthly_usd: float | None) -> dict[str, dict[str, Any]]:
+    """The plan the user said they are on (``config set plan``), when they said."""
+    return {"plan": {"name": plan, "monthlyUsd": monthly_usd}} if plan else {}
+
+
 def digest(row: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -124,5 +154,8 @@ def batch_body(
         "blocks": [],
     }
     for kind, _key, row in rows:
-        body[kind].append(row)
+        if kind == "plan":
+            body["plan"] = row
+        else:
+            body.setdefault(kind, []).append(row)  # limits only when there are some
     return body
