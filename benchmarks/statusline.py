@@ -55,9 +55,7 @@ def main() -> None:
     home = DATA / f"statusline-home-{args.size_mb}"
     shutil.rmtree(home, ignore_errors=True)
     promptpulse = shutil.which("promptpulse") or str(Path(sys.executable).with_name("promptpulse"))
-    env = dict(
-        os.environ, CLAUDE_CONFIG_DIR=str(tree), PROMPTPULSE_HOME=str(home), NO_COLOR="1"
-    )
+    env = dict(os.environ, CLAUDE_CONFIG_DIR=str(tree), PROMPTPULSE_HOME=str(home), NO_COLOR="1")
     env.pop("PROMPTPULSE_NOW", None)
     subprocess.run(
         [promptpulse, "report", "daily", "--json"], env=env, check=True, capture_output=True
@@ -77,7 +75,18 @@ def main() -> None:
         "cwd": "/home/dev/project",
         "model": {"id": "claude-opus-4-6", "display_name": "Opus 4.6"},
         "cost": {"total_cost_usd": 1.0},
-        "context_window": {"used_percentage": 30},
+        "context_window": {
+            "total_input_tokens": 15234,
+            "total_output_tokens": 4521,
+            "context_window_size": 200000,
+            "used_percentage": 30,
+            "current_usage": {
+                "input_tokens": 3000,
+                "output_tokens": 500,
+                "cache_creation_input_tokens": 7000,
+                "cache_read_input_tokens": 50000,
+            },
+        },
         "rate_limits": {
             "five_hour": {"used_percentage": 20, "resets_at": int(now.timestamp()) + 3600},
             "seven_day": {"used_percentage": 10, "resets_at": int(now.timestamp()) + 86400},
@@ -95,13 +104,21 @@ def main() -> None:
         for name, cmd in commands.items():
             with path.open("a") as f:  # a new message, as Claude Code writes it
                 at = datetime.now(UTC) - timedelta(seconds=1)
-                for line in response(at, f"bench_{n}_{len(name)}", f"breq_{n}_{len(name)}", 2,
-                                     model="claude-opus-4-6", session=session, output=400):
+                for line in response(
+                    at,
+                    f"bench_{n}_{len(name)}",
+                    f"breq_{n}_{len(name)}",
+                    2,
+                    model="claude-opus-4-6",
+                    session=session,
+                    output=400,
+                ):
                     f.write(dumps(line) + "\n")
             doc["rate_limits"]["five_hour"]["used_percentage"] = 20 + n % 50  # type: ignore[index]
             started = time.perf_counter()
-            done = subprocess.run(cmd, input=json.dumps(doc).encode(), env=env,
-                                  capture_output=True, check=False)
+            done = subprocess.run(
+                cmd, input=json.dumps(doc).encode(), env=env, capture_output=True, check=False
+            )
             elapsed = time.perf_counter() - started
             if done.returncode != 0 or not done.stdout.strip():
                 raise SystemExit(f"{name} failed: {done.stderr.decode()[:500]}")

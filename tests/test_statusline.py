@@ -40,7 +40,19 @@ def claude_json(**over: Any) -> dict[str, Any]:
         "model": {"id": "claude-opus-4-6", "display_name": "Opus 4.6"},
         "workspace": {"current_dir": "/home/u/proj", "project_dir": "/home/u/proj"},
         "cost": {"total_cost_usd": 1.25, "total_duration_ms": 60000},
-        "context_window": {"used_percentage": 31.5, "context_window_size": 200000},
+        "context_window": {
+            "total_input_tokens": 15234,
+            "total_output_tokens": 4521,
+            "context_window_size": 200000,
+            "used_percentage": 31.5,
+            "remaining_percentage": 68.5,
+            "current_usage": {
+                "input_tokens": 3000,
+                "output_tokens": 500,
+                "cache_creation_input_tokens": 10000,
+                "cache_read_input_tokens": 50000,
+            },
+        },
         "exceeds_200k_tokens": False,
         "rate_limits": {
             "five_hour": {"used_percentage": 42, "resets_at": FIVE_RESET_S},
@@ -166,6 +178,12 @@ def test_garbage_and_wrong_types_leave_fields_empty(raw: bytes) -> None:
     inp = statusline.parse_input(raw)
     assert inp.session_id is None and inp.model_id is None and inp.five_hour is None
     assert inp.reading(NOW_MS) is None
+
+
+def test_context_from_the_current_usage_when_there_is_no_percentage() -> None:
+    doc = claude_json()
+    del doc["context_window"]["used_percentage"]
+    assert statusline.parse_input(json.dumps(doc)).context_pct == pytest.approx(31.5)
 
 
 def test_a_model_given_as_a_bare_id_is_shown() -> None:

@@ -914,6 +914,10 @@ def status() -> None:
     with Ledger(cfg.ledger_path()) as ledger:
         stats = ledger.stats()
         typer.echo(f"pending uploads: {len(ledger.pending())} batch(es)")
+        now_ms = _now_ms()
+        readings = ledger.readings(from_ms=now_ms - 8 * 86_400_000)
+    typer.echo(f"plan: {conf.plan or '(not set: promptpulse config set plan ...)'}")
+    typer.echo(f"limits: {_limits_line(readings, now_ms)}")
     typer.echo(
         f"ledger: {cfg.ledger_path()} ({stats['responses']} responses from "
         f"{stats['files']} files, {stats['files_deleted']} of them deleted since)"
@@ -921,6 +925,24 @@ def status() -> None:
     from promptpulse import schedule
 
     typer.echo(f"cron job: {schedule.installed() or '(none: promptpulse setup)'}")
+
+
+def _limits_line(readings: list[Any], now_ms: int) -> str:
+    from promptpulse import limits
+
+    parts = []
+    for window in limits.WINDOWS:
+        status = limits.current(readings, window, now_ms)
+        if status is None:
+            continue
+        label = limits.WINDOW_LABEL[window]
+        if status.expired:
+            parts.append(f"{label} reset since the last reading")
+        else:
+            parts.append(
+                f"{label} {status.used_pct:.0f}% (resets in {limits.duration(status.left_ms)})"
+            )
+    return " · ".join(parts) or "(no official reading: promptpulse setup --statusline)"
 
 
 # --- teams ----------------------------------------------------------------------------------

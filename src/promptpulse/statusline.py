@@ -147,9 +147,18 @@ def parse_input(raw: bytes | str) -> Input:
         inp.model_name = _text(_object(model).get("display_name"), 100)
     inp.claude_cost = _number(_object(doc.get("cost")).get("total_cost_usd"))
     context = _object(doc.get("context_window"))
-    inp.context_pct = limits.percent(context.get("used_percentage"))
     size = _number(context.get("context_window_size"))
     inp.context_size = int(size) if size and size > 0 else None
+    inp.context_pct = limits.percent(context.get("used_percentage"))
+    current = _object(context.get("current_usage"))
+    if inp.context_pct is None and current and inp.context_size:
+        parts = [
+            _number(current.get(k))
+            for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        ]
+        if all(p is not None and p >= 0 for p in parts):
+            used = sum(p for p in parts if p is not None)
+            inp.context_pct = limits.percent(min(100.0 * used / inp.context_size, 100.0))
     inp.exceeds_200k = doc.get("exceeds_200k_tokens") is True
     rate_limits = _object(doc.get("rate_limits"))
     inp.five_hour = _window(rate_limits.get("five_hour"))
