@@ -766,10 +766,35 @@ class Interval(StrEnum):
 @app.command()
 def setup(
     interval: Annotated[Interval, typer.Option(help="How often to collect.")] = Interval.m30,
-    remove: Annotated[bool, typer.Option("--remove", help="Remove the job.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the line only.")] = False,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Remove the cron job (or the statusline).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be written, change nothing.")
+    ] = False,
+    statusline: Annotated[
+        bool,
+        typer.Option(
+            "--statusline",
+            help="Install promptpulse as Claude Code's statusline instead of the cron job.",
+        ),
+    ] = False,
+    settings: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings",
+            help="Claude Code's settings file [default: $CLAUDE_CONFIG_DIR/settings.json, "
+            "else ~/.claude/settings.json].",
+        ),
+    ] = None,
 ) -> None:
-    """Install one cron job that runs collect on a schedule (running it again replaces it)."""
+    """Install one cron job that runs collect on a schedule (running it again replaces it);
+    with --statusline, make promptpulse Claude Code's statusline instead."""
+    if statusline:
+        _setup_statusline(settings, remove, dry_run)
+        return
+    if settings is not None:
+        raise UserError("--settings goes with --statusline")
     from promptpulse import schedule
 
     if dry_run:
@@ -786,6 +811,48 @@ def setup(
             f"{exc}. The line to install by hand:\n{schedule.cron_line(interval.value)}"
         ) from exc
     typer.echo(f"Installed: {line}")
+
+
+def _setup_statusline(settings: Path | None, remove: bool, dry_run: bool) -> None:
+    from promptpulse import claude_settings as cs
+    from promptpulse import clock
+
+    path = (settings.expanduser() if settings is not None else cs.settings_path()).absolute()
+    entry = cs.statusline_entry(cs.executable(sys.argv[0], python=sys.executable))
+
+    def merge(current: dict[str, Any]) -> Any:
+        return cs.without_statusline(current) if remove else cs.with_statusline(current, entry)
+
+    try:
+        done = cs.update_file(path, merge, clock.from_env()(), dry_run=dry_run)
+    except (cs.SettingsError, clock.ClockError) as exc:
+        raise UserError(str(exc)) from exc
+    change = done.change
+    previous = json.dumps(change.previous, ensure_ascii=False)
+    if remove and not change.changed:
+        if change.previous is None:
+            typer.echo(f"No statusline in {path}: nothing to remove.")
+        else:
+            typer.echo(f"The statusline in {path} is not promptpulse's; left it alone: {previous}")
+        return
+    if not remove and not change.changed:
+        typer.echo(f"Already installed in {path}: {entry['command']}")
+        return
+    if dry_run:
+        if not remove and change.previous is not None:
+            typer.echo(f"It would replace this statusLine: {previous}")
+        typer.echo(f"Would write {path} (dry run, nothing changed):")
+        sys.stdout.write(done.text)
+        return
+    if remove:
+        typer.echo(f"Removed promptpulse's statusline from {path}.")
+    else:
+        typer.echo(f"{'Created' if done.created else 'Changed'} {path}: statusLine runs")
+        typer.echo(f"  {entry['command']}")
+        if change.previous is not None:
+            typer.echo(f"It replaced this statusLine (kept in the backup): {previous}")
+    if done.backup is not None:
+        typer.echo(f"Backup of the previous file: {done.backup}")
 
 
 @app.command()
