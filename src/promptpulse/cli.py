@@ -283,8 +283,42 @@ def daily(
     project: ProjectOpt = None,
     breakdown: BreakdownOpt = False,
     verbose: VerboseOpt = False,
+    live: Annotated[
+        bool, typer.Option("--live", "-l", help="Keep the view on screen, refreshed; Ctrl-C stops.")
+    ] = False,
+    refresh: Annotated[
+        float, typer.Option("--refresh", min=1.0, help="Seconds between refreshes with --live.")
+    ] = 5.0,
 ) -> None:
-    """Usage per day."""
+    """Usage per day; with --live, the last 7 days (or from --since), refreshed."""
+    if live:
+        if json_out:
+            raise UserError("--live draws a table that refreshes; it does not go with --json")
+        from rich.console import Console
+
+        from promptpulse import live as live_view
+        from promptpulse.sources import claude_roots
+
+        tz = _timezone(timezone)
+        first, last = _day(since, "--since"), _day(until, "--until")
+        _now_ms()  # a bad PROMPTPULSE_NOW is one line, before the view starts
+        with _open_ledger(verbose, False) as ledger:
+            _warn_unknown_models(ledger, project)
+            frame = live_view.daily_source(
+                ledger,
+                claude_roots,
+                _now_ms,
+                tz,
+                mode=mode.value,
+                project=project,
+                since=first,
+                until=last,
+                order=(order or Order.asc).value,
+                breakdown=breakdown,
+                refresh=refresh,
+            )
+            live_view.run(frame, Console(), refresh=refresh)
+        return
     _period_report(
         "daily", json_out, since, until, timezone, mode, order, project, breakdown, verbose
     )
@@ -406,12 +440,48 @@ def blocks(
     session_length: Annotated[
         float, typer.Option("--session-length", "-n", min=0.25, help="Block length in hours.")
     ] = 5.0,
+    live: Annotated[
+        bool, typer.Option("--live", "-l", help="Keep the view on screen, refreshed; Ctrl-C stops.")
+    ] = False,
+    refresh: Annotated[
+        float, typer.Option("--refresh", min=1.0, help="Seconds between refreshes with --live.")
+    ] = 5.0,
 ) -> None:
-    """Usage per 5-hour billing window, with burn rate and projection for the active one."""
+    """Usage per 5-hour billing window, with burn rate and projection for the active one;
+    with --live, the active block and the recent ones, refreshed."""
     from promptpulse import reports
 
+    if live and json_out:
+        raise UserError("--live draws a view that refreshes; it does not go with --json")
     tz = _timezone(timezone)
     first, last = _day(since, "--since"), _day(until, "--until")
+    if live:
+        from rich.console import Console
+
+        from promptpulse import live as live_view
+        from promptpulse.sources import claude_roots
+
+        _token_limit(token_limit, [])  # a bad --token-limit is one line, before the view starts
+        _now_ms()
+        with _open_ledger(verbose, False) as ledger:
+            _warn_unknown_models(ledger, project)
+            frame = live_view.blocks_source(
+                ledger,
+                claude_roots,
+                _now_ms,
+                tz,
+                mode=mode.value,
+                project=project,
+                session_hours=session_length,
+                token_limit=lambda found: _token_limit(token_limit, found),
+                active_only=active,
+                since=first,
+                until=last,
+                order=(order or Order.asc).value,
+                refresh=refresh,
+            )
+            live_view.run(frame, Console(), refresh=refresh)
+        return
     with _open_ledger(verbose, json_out) as ledger:
         lines = ledger.usage_lines(mode.value, project)
         _warn_unknown_models(ledger, project)
