@@ -308,3 +308,9 @@ def test_setup_statusline_dry_run_and_settings_option(tmp_path: Path) -> None:
 def test_settings_without_statusline_is_refused(tmp_path: Path) -> None:
     out = pp(tmp_path, "setup", "--settings", str(tmp_path / "s.json"))
     assert out.returncode == 2 and "--settings goes with --statusline" in out.stderr
+
+
+def test_help_names_the_options_and_the_default_file(tmp_path: Path) -> None:
+    out = pp(tmp_path, "setup", "--help")
+    for text in ["--statusline", "--settings", "--remove", "--dry-run", "~/.claude/settings.json"]:
+        assert text in out.stdout

@@ -209,3 +209,9 @@ def test_the_command_stops_cleanly_on_ctrl_c(root: Path, tmp_path: Path, report:
                 proc.kill()
     assert "Traceback" not in stderr.read_text() + stdout.read_text()
     assert stdout.read_text().count("Ctrl-C to stop.") < 10  # it sleeps between frames
+
+
+@pytest.mark.parametrize("report", ["blocks", "daily"])
+def test_help_names_live_and_refresh(root: Path, report: str) -> None:
+    help_text = pp(root, "report", report, "--help").stdout
+    assert "--live" in help_text and "--refresh" in help_text

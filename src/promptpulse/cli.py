@@ -853,8 +853,8 @@ def setup(
         Path | None,
         typer.Option(
             "--settings",
-            help="Claude Code's settings file [default: $CLAUDE_CONFIG_DIR/settings.json, "
-            "else ~/.claude/settings.json].",
+            help="Claude Code's settings file (default: $CLAUDE_CONFIG_DIR/settings.json, "
+            "else ~/.claude/settings.json).",
         ),
     ] = None,
 ) -> None:
