@@ -265,8 +265,42 @@ def daily(
     project: ProjectOpt = None,
     breakdown: BreakdownOpt = False,
     verbose: VerboseOpt = False,
+    live: Annotated[
+        bool, typer.Option("--live", "-l", help="Keep the view on screen, refreshed; Ctrl-C stops.")
+    ] = False,
+    refresh: Annotated[
+        float, typer.Option("--refresh", min=1.0, help="Seconds between refreshes with --live.")
+    ] = 5.0,
 ) -> None:
-    """Usage per day."""
+    """Usage per day; with --live, the last 7 days (or from --since), refreshed."""
+    if live:
+        if json_out:
+            raise UserError("--live draws a table that refreshes; it does not go with --json")
+        from rich.console import Console
+
+        from promptpulse import live as live_view
+        from promptpulse.sources import claude_roots
+
+        tz = _timezone(timezone)
+        first, last = _day(since, "--since"), _day(until, "--until")
+        _now_ms()  # a bad PROMPTPULSE_NOW is one line, before the view starts
+        with _open_ledger(verbose, False) as ledger:
+            _warn_unknown_models(ledger, project)
+            frame = live_view.daily_source(
+                ledger,
+                claude_roots,
+                _now_ms,
+                tz,
+                mode=mode.value,
+                project=project,
+                since=first,
+                until=last,
+                order=(order or Order.asc).value,
+                breakdown=breakdown,
+                refresh=refresh,
+            )
+            live_view.run(frame, Console(), refresh=refresh)
+        return
     _period_report(
         "daily", json_out, since, until, timezone, mode, order, project, breakdown, verbose
     )
@@ -388,12 +422,48 @@ def blocks(
     session_length: Annotated[
         float, typer.Option("--session-length", "-n", min=0.25, help="Block length in hours.")
     ] = 5.0,
+    live: Annotated[
+        bool, typer.Option("--live", "-l", help="Keep the view on screen, refreshed; Ctrl-C stops.")
+    ] = False,
+    refresh: Annotated[
+        float, typer.Option("--refresh", min=1.0, help="Seconds between refreshes with --live.")
+    ] = 5.0,
 ) -> None:
-    """Usage per 5-hour billing window, with burn rate and projection for the active one."""
+    """Usage per 5-hour billing window, with burn rate and projection for the active one;
+    with --live, the active block and the recent ones, refreshed."""
     from promptpulse import reports
 
+    if live and json_out:
+        raise UserError("--live draws a view that refreshes; it does not go with --json")
     tz = _timezone(timezone)
     first, last = _day(since, "--since"), _day(until, "--until")
+    if live:
+        from rich.console import Console
+
+        from promptpulse import live as live_view
+        from promptpulse.sources import claude_roots
+
+        _token_limit(token_limit, [])  # a bad --token-limit is one line, before the view starts
+        _now_ms()
+        with _open_ledger(verbose, False) as ledger:
+            _warn_unknown_models(ledger, project)
+            frame = live_view.blocks_source(
+                ledger,
+                claude_roots,
+                _now_ms,
+                tz,
+                mode=mode.value,
+                project=project,
+                session_hours=session_length,
+                token_limit=lambda found: _token_limit(token_limit, found),
+                active_only=active,
+                since=first,
+                until=last,
+                order=(order or Order.asc).value,
+                refresh=refresh,
+            )
+            live_view.run(frame, Console(), refresh=refresh)
+        return
     with _open_ledger(verbose, json_out) as ledger:
         lines = ledger.usage_lines(mode.value, project)
         _warn_unknown_models(ledger, project)
@@ -880,10 +950,35 @@ class Interval(StrEnum):
 @app.command()
 def setup(
     interval: Annotated[Interval, typer.Option(help="How often to collect.")] = Interval.m30,
-    remove: Annotated[bool, typer.Option("--remove", help="Remove the job.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the line only.")] = False,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Remove the cron job (or the statusline).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be written, change nothing.")
+    ] = False,
+    statusline: Annotated[
+        bool,
+        typer.Option(
+            "--statusline",
+            help="Install promptpulse as Claude Code's statusline instead of the cron job.",
+        ),
+    ] = False,
+    settings: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings",
+            help="Claude Code's settings file (default: $CLAUDE_CONFIG_DIR/settings.json, "
+            "else ~/.claude/settings.json).",
+        ),
+    ] = None,
 ) -> None:
-    """Install one cron job that runs collect on a schedule (running it again replaces it)."""
+    """Install one cron job that runs collect on a schedule (running it again replaces it);
+    with --statusline, make promptpulse Claude Code's statusline instead."""
+    if statusline:
+        _setup_statusline(settings, remove, dry_run)
+        return
+    if settings is not None:
+        raise UserError("--settings goes with --statusline")
     from promptpulse import schedule
 
     if dry_run:
@@ -900,6 +995,48 @@ def setup(
             f"{exc}. The line to install by hand:\n{schedule.cron_line(interval.value)}"
         ) from exc
     typer.echo(f"Installed: {line}")
+
+
+def _setup_statusline(settings: Path | None, remove: bool, dry_run: bool) -> None:
+    from promptpulse import claude_settings as cs
+    from promptpulse import clock
+
+    path = (settings.expanduser() if settings is not None else cs.settings_path()).absolute()
+    entry = cs.statusline_entry(cs.executable(sys.argv[0], python=sys.executable))
+
+    def merge(current: dict[str, Any]) -> Any:
+        return cs.without_statusline(current) if remove else cs.with_statusline(current, entry)
+
+    try:
+        done = cs.update_file(path, merge, clock.from_env()(), dry_run=dry_run)
+    except (cs.SettingsError, clock.ClockError) as exc:
+        raise UserError(str(exc)) from exc
+    change = done.change
+    previous = json.dumps(change.previous, ensure_ascii=False)
+    if remove and not change.changed:
+        if change.previous is None:
+            typer.echo(f"No statusline in {path}: nothing to remove.")
+        else:
+            typer.echo(f"The statusline in {path} is not promptpulse's; left it alone: {previous}")
+        return
+    if not remove and not change.changed:
+        typer.echo(f"Already installed in {path}: {entry['command']}")
+        return
+    if dry_run:
+        if not remove and change.previous is not None:
+            typer.echo(f"It would replace this statusLine: {previous}")
+        typer.echo(f"Would write {path} (dry run, nothing changed):")
+        sys.stdout.write(done.text)
+        return
+    if remove:
+        typer.echo(f"Removed promptpulse's statusline from {path}.")
+    else:
+        typer.echo(f"{'Created' if done.created else 'Changed'} {path}: statusLine runs")
+        typer.echo(f"  {entry['command']}")
+        if change.previous is not None:
+            typer.echo(f"It replaced this statusLine (kept in the backup): {previous}")
+    if done.backup is not None:
+        typer.echo(f"Backup of the previous file: {done.backup}")
 
 
 @app.command()

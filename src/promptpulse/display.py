@@ -65,11 +65,20 @@ def _add_breakdown(table: Table, u: Usage, lead: int) -> None:
 
 
 def period_table(
-    title: str, label: str, rows: list[PeriodUsage], total: Tokens, breakdown: bool
+    title: str,
+    label: str,
+    rows: list[PeriodUsage],
+    total: Tokens,
+    breakdown: bool,
+    highlight: str | None = None,
 ) -> Table:
+    """One row per period; the row whose key is ``highlight`` (today, in a live view) stands
+    out."""
     table = _table(title, [label])
     for p in rows:
-        table.add_row(p.key, _models_cell(p.usage), *_token_cells(p.usage.totals))
+        style = "bold green" if p.key == highlight else None
+        key = f"{p.key} (today)" if p.key == highlight else p.key
+        table.add_row(key, _models_cell(p.usage), *_token_cells(p.usage.totals), style=style)
         if breakdown:
             _add_breakdown(table, p.usage, 1)
     table.add_section()
