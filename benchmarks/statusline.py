@@ -32,8 +32,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
-from collector import DATA, make_tree  # noqa: E402
 from logtree import dumps, response  # noqa: E402
+
+from collector import DATA, make_tree  # noqa: E402
 
 
 def ccusage_exe() -> str:

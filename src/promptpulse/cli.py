@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import date, tzinfo
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
