@@ -112,6 +112,27 @@ def test_the_token_limit_bar_says_how_much_is_used_and_projected(ledger: Any) ->
     assert f"50.0% used, {projected:.1f}% projected, of {count(limit)}" in text
 
 
+def test_the_official_limits_show_when_the_statusline_saw_them(root: Path, ledger: Any) -> None:
+    from promptpulse.limits import Reading
+
+    frame = live.blocks_source(ledger, lambda: [root], lambda: testclock.NOW_MS, UTC)
+    assert "Plan limits" not in render(frame())
+    hour = reports.HOUR_MS
+    ledger.add_reading(
+        Reading(
+            testclock.NOW_MS - 60_000,
+            64.0,
+            testclock.NOW_MS + 2 * hour,
+            30.0,
+            testclock.NOW_MS + 50 * hour,
+        )
+    )
+    text = render(frame())
+    assert "Plan limits (official)" in text
+    assert "5h: 64% used, resets in 2h00m (60% of the window gone, pace 1.07)" in text
+    assert "7d: 30% used, resets in 2d2h" in text
+
+
 def test_without_an_active_block_it_says_so(ledger: Any) -> None:
     later = testclock.NOW_MS + 6 * reports.HOUR_MS
     blocks = reports.by_block(ledger.usage_lines("auto", None), later)

@@ -78,7 +78,7 @@ UntilOpt = Annotated[
 ]
 TzOpt = Annotated[
     str | None,
-    typer.Option("--timezone", "-z", help="IANA time zone for dates [default: the system's]."),
+    typer.Option("--timezone", "-z", help="IANA time zone for dates (default: the system's)."),
 ]
 ModeOpt = Annotated[
     Mode,

@@ -31,9 +31,10 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from promptpulse import reports
-from promptpulse.display import block_table, count, money, period_table
+from promptpulse import limits, reports
+from promptpulse.display import block_table, count, limits_now, money, period_table
 from promptpulse.ledger import CostMode, Ledger
+from promptpulse.limits import Reading
 from promptpulse.reports import Block, Order
 
 Frame = Callable[[], RenderableType]
@@ -125,6 +126,7 @@ def blocks_source(
             now,
             tz,
             token_limit(blocks),
+            readings=ledger.readings(from_ms=now - 8 * 86_400_000),
             active_only=active_only,
             since=since,
             until=until,
@@ -141,14 +143,16 @@ def blocks_frame(
     tz: tzinfo,
     token_limit: int | None = None,
     *,
+    readings: list[Reading] | None = None,
     active_only: bool = False,
     since: date | None = None,
     until: date | None = None,
     order: Order = "asc",
     refresh: float = 5.0,
 ) -> RenderableType:
-    """The active block as a panel (or a line saying there is none), the recent blocks below
-    (the last 3 days, or --since/--until's), and when this was drawn."""
+    """The active block as a panel (or a line saying there is none), Claude's official 5-hour
+    and 7-day use when the statusline has seen it, the recent blocks below (the last 3 days,
+    or --since/--until's), and when this was drawn."""
     active = next((b for b in blocks if b.is_active), None)
     parts: list[RenderableType] = []
     if active is None:
@@ -162,6 +166,9 @@ def blocks_frame(
         )
     else:
         parts.append(active_panel(active, now_ms, tz, token_limit))
+    official = limits_now([limits.current(readings or [], w, now_ms) for w in limits.WINDOWS])
+    if official:
+        parts.append(Panel(official, title="Plan limits (official)", box=box.ROUNDED, expand=False))
     if not active_only:
         recent = reports.select_blocks(
             blocks, now_ms, tz, recent=not (since or until), since=since, until=until
