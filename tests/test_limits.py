@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
+from promptpulse.clock import to_ms
 from promptpulse_server.app import create_app
 from promptpulse_server.settings import Settings
-from test_api import batch, signup
-from testclock import NOW, FakeClock, iso
+from test_api import batch, breakdown, signup
+from test_dashboard import log_in
+from testclock import NOW, TODAY, FakeClock, iso
 
 pytestmark = pytest.mark.dates
 
@@ -342,3 +345,90 @@ def test_nan_is_no_percentage(client: TestClient[Any]) -> None:
     assert readings(client, key) == {"plan": None, "readings": []}
     ok = client.post("/api/v1/uploads", headers=key, json=_body())
     assert ok.status_code == 201 and ok.json()["limits"] == 1
+
+
+# --- the pages ------------------------------------------------------------------------------------
+
+EVIL = '<img src=x onerror="window.__pwned=1">'
+
+
+def _usage_and_readings(client: TestClient[Any], key: Key, pct: float, model: str) -> None:
+    body = batch(
+        "pages", "m1", iso(NOW), days={TODAY.isoformat(): [breakdown("claude-opus-4-6", cost=250)]}
+    )
+    body["plan"] = {"name": "max5", "monthlyUsd": 100.0}
+    body["limits"] = [
+        reading(NOW - 2 * H, seven=(10.0, SEVEN_RESETS)),
+        reading(NOW - H, five=(pct, FIVE_RESETS), seven=(12.5, SEVEN_RESETS), model=model),
+    ]
+    r = client.post("/api/v1/uploads", headers=key, json=body)
+    assert r.status_code == 201, r.text
+
+
+def test_the_overview_card(client: TestClient[Any]) -> None:
+    key = signup(client)
+    _usage_and_readings(client, key, 42.0, EVIL)
+    log_in(client, key)
+    html = client.get("/").text
+    card = html[html.index('id="limits"') : html.index("</section>", html.index('id="limits"'))]
+    assert "Max 5× plan, $100.00 a month" in card
+    assert '<span class="level-warn" data-level="warn">42.0%</span>' in card  # ahead of pace
+    assert '<span class="level-ok" data-level="ok">12.5%</span>' in card
+    resets = to_ms(FIVE_RESETS)
+    assert f'resets in <span data-countdown="{resets}" data-now="{to_ms(NOW)}">3h00m</span>' in card
+    assert "pace 1.05× (42% used, 40% of the window gone)" in card
+    assert "resets in <span" in card and ">2d0h</span>" in card
+    month = TODAY.strftime("%b %Y")
+    assert f"{month}: $250.00 at API prices = 2.5× the Max 5× plan ($100.00)" in card
+    # the model of the last reading shows, as text
+    assert EVIL not in html and "&lt;img src=x onerror=" in card
+    charts = json.loads(html.split('id="charts">')[1].split("</script>")[0])
+    (weekly,) = [c for c in charts if c["id"] == "limits-7d"]
+    assert weekly["data"][0]["y"] == [10.0, 12.5]
+    assert 'id="limits-7d"' in card
+
+
+def test_the_overview_says_how_to_get_readings(client: TestClient[Any]) -> None:
+    key = signup(client)
+    client.post("/api/v1/uploads", headers=key, json=batch())
+    log_in(client, key)
+    html = client.get("/").text
+    assert "No official limit readings yet" in html
+    assert "promptpulse setup --statusline" in html
+    assert "limits-7d" not in html
+
+
+def test_the_overview_shows_the_limits_of_whom_it_shows(client: TestClient[Any]) -> None:
+    alice, bob, carol = signup(client, "alice"), signup(client, "bob"), signup(client, "carol")
+    _team(client, bob, carol)
+    _usage_and_readings(client, alice, 95.0, "m")
+    _usage_and_readings(client, bob, 20.0, "m")
+    _usage_and_readings(client, carol, 30.0, "m")
+    log_in(client, carol)
+    html = client.get("/?user=bob").text
+    assert "20.0%" in html and "30.0%" not in html  # bob's card
+    everyone = client.get("/?user=all").text
+    assert '<tr data-user="carol">' in everyone and '<tr data-user="bob">' in everyone
+    assert "alice" not in everyone and "95.0%" not in everyone  # in no team of carol's
+    assert client.get("/?user=alice", headers={"Accept": "text/html"}).status_code == 404
+
+
+def test_the_team_page_lists_each_members_limits(client: TestClient[Any]) -> None:
+    bob, carol, dave = signup(client, "bob"), signup(client, "carol"), signup(client, "dave")
+    _team(client, bob, carol, dave)
+    for key, pct in ((bob, 20.0), (carol, 91.0)):
+        _usage_and_readings(client, key, pct, "m")
+    r = client.patch("/api/users/me", json={"displayName": EVIL}, headers=carol)
+    assert r.status_code == 200
+    _usage_and_readings(client, dave, 50.0, "m")
+    assert client.patch("/api/users/me", json={"shareWithTeam": False}, headers=dave).is_success
+    log_in(client, bob)
+    html = client.get("/teams/crew").text
+    table = html[
+        html.index('id="member-limits"') : html.index("</table>", html.index('id="member-limits"'))
+    ]
+    rows = re.findall(r'<tr data-user="([^"]+)">', table)
+    assert rows == ["carol", "bob"]  # the closest to a limit first; dave does not share
+    assert '<td class="n" data-value="91.0"><span class="level-high"' in table
+    assert EVIL not in html and "&lt;img src=x" in table
+    assert 'data-sort="num"' in table
