@@ -125,7 +125,14 @@ def test_upload_then_aggregate_in_ccusage_shape(client: TestClient[Any]) -> None
     key = signup(client)
     r = client.post("/api/v1/uploads", headers=key, json=batch())
     assert r.status_code == 201, r.text
-    assert r.json() == {"batchId": "b1", "duplicate": False, "daily": 2, "sessions": 0, "blocks": 0}
+    assert r.json() == {
+        "batchId": "b1",
+        "duplicate": False,
+        "daily": 2,
+        "sessions": 0,
+        "blocks": 0,
+        "limits": 0,
+    }
     doc = aggregate(client, key)
     first = doc["daily"][0]
     assert first["date"] == "2026-03-01"

@@ -86,6 +86,9 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/usage/blocks"): SELF,
     ("GET", "/api/usage/analytics/patterns"): SELF,
     ("GET", "/api/usage/analytics/costs"): SELF,
+    ("GET", "/api/usage/limits"): SELF,
+    # called with ?team= (its members' figures); without, anyone's own, like the other reports
+    ("GET", "/api/usage/limits/current"): TEAM_MEMBER,
     ("GET", "/api/leaderboard/{period:str}"): SELF,
     # teams
     ("GET", "/api/teams"): SELF,
@@ -543,6 +546,9 @@ CALLS: dict[tuple[str, str], Maker] = {
     ("POST", "/api/v1/uploads"): _usage,
     ("POST", "/claude-code-stats"): _ccusage,
     ("GET", "/api/leaderboard/{period:str}"): lambda w, c: Call("/api/leaderboard/week"),
+    ("GET", "/api/usage/limits/current"): lambda w, c: Call(
+        f"/api/usage/limits/current?team={w.crew}"
+    ),
     ("POST", "/api/teams"): lambda w, c: Call("/api/teams", json={"name": "Another"}),
     ("GET", TEAM): lambda w, c: Call(f"/api/teams/{w.crew}"),
     ("PUT", TEAM): lambda w, c: Call(f"/api/teams/{w.crew}", json={"name": "Crew"}),

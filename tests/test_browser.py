@@ -6,6 +6,7 @@ console error occurs. A screenshot of the overview is kept in test-artifacts/.""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import re
@@ -226,3 +227,89 @@ def test_sign_up_with_an_invite_and_see_the_teams_dashboard(
     context.close()
     assert problems == []
     assert all(u.startswith(server.base) for u in requests), requests
+
+
+def test_the_limits_card_and_the_team_table_in_a_real_browser(browser: Any, tmp_path: Path) -> None:
+    """The overview's Limits card with its 7-day chart drawn and its countdown running from the
+    server's clock, and the team's table of limits sorted by a click; nothing from elsewhere,
+    no console error, a hostile model name shown as text."""
+    hour = dt.timedelta(hours=1)
+
+    def limits(five: float) -> list[dict[str, Any]]:
+        return [
+            {
+                "recordedAt": iso(NOW - 2 * hour),
+                "sevenDay": {"usedPercentage": 10.0, "resetsAt": iso(NOW + 48 * hour)},
+            },
+            {
+                "recordedAt": iso(NOW - hour),
+                "fiveHour": {"usedPercentage": five, "resetsAt": iso(NOW + 3 * hour)},
+                "sevenDay": {"usedPercentage": 12.5, "resetsAt": iso(NOW + 48 * hour)},
+                "model": EVIL,
+            },
+        ]
+
+    server = Server(f"sqlite:///{tmp_path / 'server.sqlite3'}", tmp_path / "server-home")
+    server.start()
+    try:
+        with httpx.Client(base_url=server.base) as http:
+            keys = {}
+            for name in ("lee", "kim"):
+                r = http.post("/api/users", json={"username": name})
+                keys[name] = {"X-API-Key": r.json()["apiKey"]}
+            team = http.post("/api/teams", json={"name": "Lab"}, headers=keys["lee"]).json()
+            code = http.post(f"/api/teams/{team['id']}/invites", headers=keys["lee"]).json()
+            http.post(f"/api/teams/join/{code['code']}", headers=keys["kim"])
+            for name, five in (("lee", 42.0), ("kim", 93.0)):
+                body = {
+                    "batchId": "limits",
+                    "generatedAt": iso(NOW),
+                    "machine": {"id": f"{name}-box", "hostname": name},
+                    "daily": [
+                        {
+                            "date": day(0),
+                            "modelBreakdowns": [breakdown("claude-opus-4-6", cost=250)],
+                        }
+                    ],
+                    "plan": {"name": "max5", "monthlyUsd": 100.0},
+                    "limits": limits(five),
+                }
+                assert (
+                    http.post("/api/v1/uploads", json=body, headers=keys[name]).status_code == 201
+                )
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        requests: list[str] = []
+        problems: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{server.base}/")
+        page.fill("input[name=api_key]", keys["lee"]["X-API-Key"])
+        page.click("button[type=submit]")
+        page.wait_for_selector("#limits-7d[data-drawn] .main-svg", timeout=15000)
+        card = page.locator("#limits")
+        assert card.locator("[data-window='5-hour'] .big").inner_text() == "42.0%"
+        assert card.locator("[data-window='7-day'] .big").inner_text() == "12.5%"
+        # the countdown runs from the server's now: the browser's own clock does not matter
+        left = card.locator("[data-window='5-hour'] [data-countdown]").inner_text()
+        assert left in ("3h00m", "2h59m")  # the server's text, or the script's a moment later
+        assert "2.5× the Max 5× plan" in card.inner_text()
+        assert EVIL in card.inner_text() and page.evaluate("window.__pwned") is None
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "overview-limits.png"), full_page=True)
+
+        page.goto(f"{server.base}/teams/lab")
+        rows = page.locator("#member-limits tbody tr")
+        assert [rows.nth(n).get_attribute("data-user") for n in range(2)] == ["kim", "lee"]
+        page.click("#member-limits th:nth-child(1) button")  # by name: descending first
+        assert [rows.nth(n).get_attribute("data-user") for n in range(2)] == ["lee", "kim"]
+        page.click("#member-limits th:nth-child(2) button")  # by the 5-hour %
+        assert [rows.nth(n).get_attribute("data-user") for n in range(2)] == ["kim", "lee"]
+        page.click("#member-limits th:nth-child(2) button")  # and the other way
+        assert [rows.nth(n).get_attribute("data-user") for n in range(2)] == ["lee", "kim"]
+        context.close()
+        assert problems == []
+        assert all(u.startswith(server.base) for u in requests), requests
+    finally:
+        server.stop()

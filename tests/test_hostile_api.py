@@ -78,6 +78,8 @@ OPERATIONS = [
     "GET /api/usage/blocks",
     "GET /api/usage/analytics/patterns",
     "GET /api/usage/analytics/costs",
+    "GET /api/usage/limits",
+    "GET /api/usage/limits/current",
     "GET /api/leaderboard/{period}",
     "GET /api/users/me",
     "PATCH /api/users/me",
@@ -394,6 +396,16 @@ def seed_usage(client: TestClient[Any], key: dict[str, str]) -> None:
             }
         ],
         "blocks": [block("2026-09-16T10:00:00Z")],
+        "plan": {"name": "max5", "monthlyUsd": 100.0},
+        "limits": [
+            {
+                "recordedAt": "2026-09-16T12:00:00Z",
+                "fiveHour": {"usedPercentage": 42.0, "resetsAt": "2026-09-16T15:00:00Z"},
+                "sevenDay": {"usedPercentage": 12.5, "resetsAt": "2026-09-20T00:00:00Z"},
+                "sessionId": "s1",
+                "model": "claude-opus-4-6",
+            }
+        ],
     }
     assert client.post("/api/v1/uploads", json=batch, headers=key).status_code == 201
     r = client.patch("/api/users/me", json={"leaderboardOptIn": True}, headers=key)

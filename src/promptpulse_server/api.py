@@ -264,6 +264,7 @@ def _upload_result(batch_id: str, stored: queries.Stored) -> schemas.UploadResul
         daily=stored.daily,
         sessions=stored.sessions,
         blocks=stored.blocks,
+        limits=stored.limits,
     )
 
 
@@ -490,6 +491,8 @@ def _store(
     sessions: list[schemas.UploadedSession],
     blocks: list[schemas.UploadedBlock],
     source: str,
+    readings: list[schemas.UploadedLimit] | None = None,
+    plan: schemas.PlanIn | None = None,
 ) -> schemas.UploadResult:
     """One batch in one transaction. Uploads that race (the same machine's first upload, the
     same batch sent twice, the same rows) make one of them fail on a unique key: it is tried
@@ -498,7 +501,18 @@ def _store(
         try:
             row = queries.machine_for(db, user, machine.id, machine.hostname, now)
             stored = queries.store_batch(
-                db, user, row, batch_id, generated_at, daily, sessions, blocks, source, now
+                db,
+                user,
+                row,
+                batch_id,
+                generated_at,
+                daily,
+                sessions,
+                blocks,
+                source,
+                now,
+                readings or [],
+                plan,
             )
             db.commit()
             return _upload_result(batch_id, stored)
@@ -522,7 +536,8 @@ def _store(
 def upload(
     data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser, now: Now
 ) -> schemas.UploadResult:
-    """The collector's upload: daily, session and block rows of one machine, one transaction."""
+    """The collector's upload: daily, session and block rows of one machine, and the user's
+    plan and limit readings, in one transaction."""
     return _store(
         db,
         user,
@@ -534,6 +549,8 @@ def upload(
         data.sessions,
         data.blocks,
         "collector",
+        data.limits,
+        data.plan,
     )
 
 

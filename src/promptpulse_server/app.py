@@ -24,7 +24,16 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import Logger, Scope
 
 from promptpulse import __version__
-from promptpulse_server import api, db, pages, schema_page, team_api, team_pages, web
+from promptpulse_server import (
+    api,
+    db,
+    limits_api,
+    pages,
+    schema_page,
+    team_api,
+    team_pages,
+    web,
+)
 from promptpulse_server.gzip_body import GzipRequestMiddleware
 from promptpulse_server.settings import Settings
 
@@ -101,7 +110,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     ]
     return Litestar(
-        route_handlers=[api.router, team_api.router, web.router, team_pages.router],
+        route_handlers=[
+            api.router,
+            limits_api.router,
+            team_api.router,
+            web.router,
+            team_pages.router,
+        ],
         template_config=pages.template_config(),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

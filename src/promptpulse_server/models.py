@@ -66,6 +66,12 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # a disabled account's keys and dashboard sessions stop working at once
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the Claude plan the collector last reported (pro, max5, max20, team, api), its monthly
+    # price in USD (None: the plan's list price, or pay-as-you-go) and the generatedAt of the
+    # batch that said so: an older batch sent late does not overwrite a newer plan
+    plan: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    plan_monthly_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    plan_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 # usernames are unique without regard to case: "bob" and "BOB" racing each other make one account
@@ -188,6 +194,31 @@ class Upload(Base):
     block_rows: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (UniqueConstraint("machine_id", "batch_id"),)
+
+
+class LimitReading(Base):
+    """One official reading of the plan's limits (Claude Code's statusline ``rate_limits``): the
+    5-hour and 7-day windows' used % and reset times. A limit belongs to the Claude account,
+    not to a machine: readings of all of a user's machines merge by time, one per instant."""
+
+    __tablename__ = "limit_reading"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    # the machine that reported it first (kept when the machine goes)
+    machine_id: Mapped[int | None] = mapped_column(
+        ForeignKey("machine.id", ondelete="SET NULL"), nullable=True
+    )
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    five_hour_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    five_hour_resets_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    seven_day_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    seven_day_resets_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    # the unique key is also the index of a user's readings by time
+    __table_args__ = (UniqueConstraint("user_id", "recorded_at"),)
 
 
 class WebSession(Base):

@@ -8,7 +8,9 @@ request outside them is refused with a 400 that names the field, before anything
 - costs are finite, from 0 to ``MAX_COST`` US dollars per row;
 - days and instants fall between ``FIRST_DAY`` and ``LAST_DAY``;
 - strings have a maximum length and no NUL character (PostgreSQL cannot store one);
-- a model appears once per row.
+- a model appears once per row;
+- a limit reading's used percentages are from 0 to ``limits.MAX_PERCENT``, at most
+  ``MAX_LIMIT_READINGS`` of them per batch.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from promptpulse import limits
+
 MAX_TOKENS = 10**12  # per count per row: 1,000 times a very heavy day
 MAX_ENTRIES = 10**7  # responses in one 5-hour block
 MAX_COST = 1e9  # US dollars per row
+MAX_LIMIT_READINGS = 10_000  # per batch: weeks of statusline readings
+MAX_PLAN_USD = 100_000.0  # a month
 FIRST_DAY = dt.date(2000, 1, 1)
 LAST_DAY = dt.date(2100, 12, 31)
 NO_NUL = r"^[^\x00]*$"
@@ -163,6 +169,39 @@ class UploadedBlock(BlockRow):
         check_unique_models(self.models, "models")
 
 
+Percent = Annotated[float, Meta(ge=0, le=limits.MAX_PERCENT)]
+
+
+class LimitWindowIn(Camel):
+    """One window of a reading: how much of it is used, and when it starts again."""
+
+    used_percentage: Percent
+    resets_at: Instant
+
+    def __post_init__(self) -> None:
+        check_instant(self.resets_at, "resetsAt")
+
+
+class UploadedLimit(Camel):
+    """One official reading of the plan's limits, as Claude Code gave it to the statusline."""
+
+    recorded_at: Instant
+    five_hour: LimitWindowIn | None = None
+    seven_day: LimitWindowIn | None = None
+    session_id: Name | None = None
+    model: Name | None = None
+
+    def __post_init__(self) -> None:
+        check_instant(self.recorded_at, "recordedAt")
+
+
+class PlanIn(Camel):
+    """The user's Claude plan; ``monthlyUsd`` null: its list price (``api``: pay as you go)."""
+
+    name: limits.Plan
+    monthly_usd: Annotated[float, Meta(ge=0, le=MAX_PLAN_USD)] | None = None
+
+
 class MachineIn(Camel):
     id: MachineKey
     hostname: Hostname = ""
@@ -179,6 +218,9 @@ class UploadBatch(Camel):
     daily: list[UploadedDay] = []
     sessions: list[UploadedSession] = []
     blocks: list[UploadedBlock] = []
+    # both optional: a collector from before plan limits sends neither
+    plan: PlanIn | None = None
+    limits: Annotated[list[UploadedLimit], Meta(max_length=MAX_LIMIT_READINGS)] = []
 
     def __post_init__(self) -> None:
         check_instant(self.generated_at, "generatedAt")
@@ -197,6 +239,7 @@ class UploadResult(Camel):
     daily: int
     sessions: int
     blocks: int
+    limits: int = 0  # limit readings newly stored
 
 
 # --- users and keys ----------------------------------------------------------------------------
@@ -418,6 +461,69 @@ class Leaderboard(Camel):
     period: Literal["today", "week", "month", "all"]
     by: Literal["cost", "tokens"]
     entries: list[LeaderboardEntry]
+
+
+class LimitWindow(Camel):
+    used_percentage: float
+    resets_at: dt.datetime
+
+
+class PlanOut(Camel):
+    """The plan the collector last reported; ``monthlyUsd``: its price (null: pay as you go)."""
+
+    name: str
+    monthly_usd: float | None
+
+
+class LimitReadingOut(Camel):
+    recorded_at: dt.datetime
+    five_hour: LimitWindow | None
+    seven_day: LimitWindow | None
+    session_id: str | None
+    model: str | None
+
+
+class LimitReadings(Camel):
+    plan: PlanOut | None
+    readings: list[LimitReadingOut]
+
+
+class WindowStatusOut(Camel):
+    """Where a window stands now, from its latest reading: ``pace`` is used % over elapsed %
+    (above 1, the limit comes before the reset); ``expired``: the window has reset since."""
+
+    used_percentage: float
+    resets_at: dt.datetime
+    recorded_at: dt.datetime
+    elapsed_percentage: float
+    pace: float | None
+    time_left_seconds: int
+    expired: bool
+    level: Literal["ok", "warn", "high"]
+
+
+class CurrentLimits(Camel):
+    plan: PlanOut | None
+    five_hour: WindowStatusOut | None
+    seven_day: WindowStatusOut | None
+
+
+class TeamRef(Camel):
+    id: int
+    name: str
+    slug: str
+
+
+class MemberLimits(Camel):
+    username: str
+    display_name: str
+    five_hour: WindowStatusOut | None
+    seven_day: WindowStatusOut | None
+
+
+class TeamLimits(Camel):
+    team: TeamRef
+    members: list[MemberLimits]
 
 
 class Health(Camel):

@@ -24,7 +24,8 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_409_CONFLICT
 
-from promptpulse_server import api, auth, queries, schemas, team_api, views, web
+from promptpulse.clock import to_ms
+from promptpulse_server import api, auth, limits_api, queries, schemas, team_api, views, web
 from promptpulse_server.api import DB, Now, RowId
 from promptpulse_server.models import User
 from promptpulse_server.web import Viewer
@@ -242,6 +243,10 @@ def _team(
     rows, table = views.leaderboard(queries.leaderboard(db, month, ids), "cost")
     members = teams_q.members(db, team)
     total = sum(r.cost for r in rows)
+    # the limits of the members the viewer sees, as GET /api/usage/limits/current?team= does
+    people = queries.visible_users(db, viewer, ids)
+    latest = queries.limits.latest(db, [u.id for u in people])
+    current = {uid: limits_api.current_of(found, now) for uid, found in latest.items()}
     return _render(
         "team_detail.html",
         request,
@@ -252,6 +257,8 @@ def _team(
         members=members,
         board=rows,
         month_cost=total,
+        member_limits=views.member_limits(people, current),
+        now_ms=to_ms(now),
         invites=teams_q.invites(db, team) if manager else [],
         new_invite=new_invite,
         base=str(request.base_url).rstrip("/"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from promptpulse import limits
 from promptpulse_server import schemas
 
 # --- the period and the filters ------------------------------------------------------------------
@@ -689,3 +690,159 @@ def leaderboard(rows: Iterable[Sequence[Any]], by: str) -> tuple[list[Standing],
         [[s.rank, s.display_name, s.tokens, round(s.cost, 6)] for s in out],
     )
     return out, table
+
+
+# --- plan limits ---------------------------------------------------------------------------------
+
+PLAN_LABELS = {"pro": "Pro", "max5": "Max 5×", "max20": "Max 20×", "team": "Team", "api": "API"}
+
+
+@dataclass
+class WindowView:
+    """One window as a page shows it: the used %, its level's colour, the time to the reset."""
+
+    label: str
+    used: float
+    level: str  # ok | warn | high
+    resets_at: dt.datetime
+    resets_ms: int
+    left: str  # 3h12m
+    pace: float | None
+    elapsed: float
+    expired: bool
+
+    @property
+    def pace_text(self) -> str:
+        if self.expired:
+            return "reset since the last reading"
+        if self.pace is None:
+            return "pace –"
+        return (
+            f"pace {self.pace:.2f}× ({self.used:.0f}% used, {self.elapsed:.0f}% of the window gone)"
+        )
+
+
+def window_view(label: str, st: schemas.WindowStatusOut | None) -> WindowView | None:
+    if st is None:
+        return None
+    return WindowView(
+        label,
+        st.used_percentage,
+        st.level,
+        st.resets_at,
+        int(st.resets_at.timestamp() * 1000),
+        limits.duration(st.time_left_seconds * 1000),
+        st.pace,
+        st.elapsed_percentage,
+        st.expired,
+    )
+
+
+@dataclass
+class MonthValue:
+    month: str  # Oct 2026
+    cost: float
+    times: float | None  # the cost over the plan's price
+
+
+@dataclass
+class LimitsCard:
+    """The overview's card for one user: the windows now, the 7-day % over the period, and
+    what each month of use was worth at API prices against the plan's price."""
+
+    five: WindowView | None
+    seven: WindowView | None
+    plan: str | None  # its label
+    price: float | None
+    months: list[MonthValue]
+    chart: Chart | None
+    now_ms: int
+    last_reading: dt.datetime | None = None
+    last_model: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.five is None and self.seven is None
+
+
+def limits_card(
+    current: tuple[schemas.WindowStatusOut | None, schemas.WindowStatusOut | None],
+    latest: Sequence[Any],
+    readings: Sequence[Any],
+    plan: tuple[str, float | None] | None,
+    usage: Iterable[Sequence[Any]],
+    now: dt.datetime,
+    zone: ZoneInfo,
+) -> LimitsCard:
+    """From the windows' status now and the latest readings they come from, the period's
+    readings (stored rows, oldest first), the plan (name, price) and the overview's (date,
+    model, …, cost) rows."""
+    by_month: dict[tuple[int, int], float] = defaultdict(float)
+    for day, *_, cost in usage:
+        by_month[(day.year, day.month)] += float(cost or 0)
+    price = plan[1] if plan else None
+    months = [
+        MonthValue(dt.date(y, m, 1).strftime("%b %Y"), cost, limits.subscription_value(cost, price))
+        for (y, m), cost in sorted(by_month.items())
+    ]
+    weekly = [r for r in readings if r.seven_day_pct is not None]
+    chart = None
+    if weekly:
+        chart = Chart(
+            "limits-7d",
+            "7-day limit used",
+            [
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": "7-day %",
+                    "x": [r.recorded_at.astimezone(zone).isoformat() for r in weekly],
+                    "y": [round(r.seven_day_pct, 2) for r in weekly],
+                    "line": {"color": "#7c9cff", "shape": "hv"},
+                    "hovertemplate": "%{x|%d %b %H:%M}<br>%{y:.1f}% of the week<extra></extra>",
+                }
+            ],
+            {"yaxis": {"ticksuffix": "%", "rangemode": "tozero"}, "xaxis": {"type": "date"}},
+        )
+    last = max(latest, key=lambda r: r.recorded_at, default=None)
+    return LimitsCard(
+        window_view("5-hour", current[0]),
+        window_view("7-day", current[1]),
+        PLAN_LABELS.get(plan[0], plan[0]) if plan else None,
+        price,
+        months,
+        chart,
+        int(now.timestamp() * 1000),
+        last.recorded_at if last else None,
+        last.model if last else None,
+    )
+
+
+@dataclass
+class MemberLimitRow:
+    username: str
+    display_name: str
+    five: WindowView | None
+    seven: WindowView | None
+
+
+def member_limits(
+    people: Sequence[Any],
+    current: dict[int, tuple[schemas.WindowStatusOut | None, schemas.WindowStatusOut | None]],
+) -> list[MemberLimitRow]:
+    """Each person's windows now, the closest to a limit first (by the 5-hour %, then 7-day)."""
+    rows = [
+        MemberLimitRow(
+            u.username,
+            u.display_name,
+            window_view("5-hour", current[u.id][0]),
+            window_view("7-day", current[u.id][1]),
+        )
+        for u in people
+    ]
+
+    def used(w: WindowView | None) -> float:
+        return -1.0 if w is None or w.expired else w.used
+
+    rows.sort(key=lambda r: (-used(r.five), -used(r.seven), r.display_name.lower()))
+    return rows

@@ -28,7 +28,8 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from promptpulse_server import api, auth, pages, queries, schemas, views
+from promptpulse.clock import to_ms
+from promptpulse_server import api, auth, limits_api, pages, queries, schemas, views
 from promptpulse_server.models import ApiKey, User
 
 COOKIE = "pp_session"
@@ -345,7 +346,45 @@ def overview(request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now) 
         rows = queries.scope_daily(db, ctx.scope)
     active = views.active_block(queries.active_blocks(db, ctx.scope.user_ids, now), now)
     vm = views.overview(rows, ctx.filters.period, active, by_session_start=bool(ctx.scope.project))
-    return filtered_page("overview.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts)
+    card, members = _limits(db, ctx, rows, now)
+    charts = vm.charts + ([card.chart] if card and card.chart else [])
+    return filtered_page(
+        "overview.html",
+        ctx,
+        request,
+        vm=vm,
+        table=vm.table,
+        charts=charts,
+        limits=card,
+        member_limits=members,
+        now_ms=to_ms(now),
+    )
+
+
+def _limits(
+    db: Session, ctx: Context, rows: list[Any], now: dt.datetime
+) -> tuple[views.LimitsCard | None, list[views.MemberLimitRow]]:
+    """The overview's limits: one person's card when it shows one person, else each shown
+    person's windows now (whom the filters show is whom the viewer may see)."""
+    shown = [u for u in ctx.people if u.id in ctx.scope.user_ids]
+    latest = queries.limits.latest(db, [u.id for u in shown])
+    current = {uid: limits_api.current_of(found, now) for uid, found in latest.items()}
+    if len(shown) != 1:
+        return None, views.member_limits(shown, current)
+    person = shown[0]
+    s = ctx.scope
+    start = s.instant(s.since) if s.since else None
+    end = s.instant(s.until + dt.timedelta(days=1)) if s.until else None
+    card = views.limits_card(
+        current[person.id],
+        latest[person.id],
+        queries.limits.readings(db, person.id, start, end),
+        queries.limits.plan_of(person),
+        rows,
+        now,
+        ctx.filters.zone,
+    )
+    return card, []
 
 
 def _team(request: Request[Any, Any, Any], db: Session, viewer: User) -> Response[Any]:

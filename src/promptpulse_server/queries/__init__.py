@@ -36,6 +36,7 @@ from promptpulse_server.models import (
     ApiKey,
     BlockUsage,
     DailyUsage,
+    LimitReading,
     LoginLink,
     Machine,
     SessionUsage,
@@ -150,7 +151,7 @@ def delete_user(s: Session, user: User) -> None:
     for model in (DailyUsage, SessionUsage, BlockUsage, Upload):
         s.execute(delete(model).where(model.machine_id.in_(machines)))
     s.execute(delete(Machine).where(Machine.user_id == user.id))
-    for owned in (ApiKey, WebSession, LoginLink):
+    for owned in (ApiKey, WebSession, LoginLink, LimitReading):
         s.execute(delete(owned).where(owned.user_id == user.id))
     s.execute(delete(User).where(User.id == user.id))
 
@@ -314,6 +315,7 @@ class Stored:
     daily: int = 0
     sessions: int = 0
     blocks: int = 0
+    limits: int = 0
 
 
 def store_batch(
@@ -327,11 +329,15 @@ def store_batch(
     blocks: Sequence[schemas.BlockRow],
     source: str,
     now: dt.datetime,
+    readings: Sequence[schemas.UploadedLimit] = (),
+    plan: schemas.PlanIn | None = None,
 ) -> Stored:
     """Store one batch of one machine, idempotently (the caller commits it as one transaction).
 
     A batch id seen before for this machine changes nothing. Each day, session and block
-    replaces the machine's row of the same key unless that row came from a newer batch."""
+    replaces the machine's row of the same key unless that row came from a newer batch. Limit
+    readings are the user's, whichever machine sends them: one the user has is not stored
+    again. The plan is the user's too, unless a newer batch already named another."""
     seen = s.scalar(
         select(Upload.id).where(Upload.machine_id == machine.id, Upload.batch_id == batch_id)
     )
@@ -417,6 +423,9 @@ def store_batch(
             for b in blks.values()
         ],
     )
+    out.limits = limits.store_readings(s, user, machine, readings)
+    if plan is not None:
+        limits.set_plan(s, user, plan, generated_at)
     s.add(
         Upload(
             user_id=user.id,
@@ -1037,4 +1046,4 @@ def export_rows(s: Session, user: User) -> dict[str, list[Any]]:
     return {"daily": list(daily), "sessions": list(sessions_), "blocks": list(blocks_)}
 
 
-from promptpulse_server.queries import teams  # noqa: E402  (uses the models only)
+from promptpulse_server.queries import limits, teams  # noqa: E402  (uses the models only)

@@ -1,5 +1,6 @@
-// promptpulse dashboard: the theme, filters that apply themselves, and Plotly charts drawn from
-// the page's JSON (no inline scripts: the Content-Security-Policy allows none).
+// promptpulse dashboard: the theme, filters that apply themselves, Plotly charts drawn from the
+// page's JSON, countdowns to a limit's reset and tables sorted by a click (no inline scripts:
+// the Content-Security-Policy allows none).
 (function () {
   "use strict";
   var root = document.documentElement;
@@ -50,8 +51,52 @@
     });
   }
 
+  // "3h12m", as the server writes it (promptpulse.limits.duration)
+  function duration(ms) {
+    var minutes = Math.max(0, Math.floor(ms / 60000));
+    var days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60);
+    var mins = minutes % 60;
+    if (days) return days + "d" + hours + "h";
+    if (hours) return hours + "h" + (mins < 10 ? "0" : "") + mins + "m";
+    return mins + "m";
+  }
+
+  // counted from the server's now (data-now), so the browser's own clock does not matter
+  var loaded = Date.now();
+  function countdowns() {
+    var gone = Date.now() - loaded;
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var left = Number(el.getAttribute("data-countdown")) - Number(el.getAttribute("data-now")) - gone;
+      el.textContent = left > 0 ? duration(left) : "now";
+    });
+  }
+
+  function sortable(table) {
+    table.querySelectorAll("th[data-sort] button").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var th = button.parentElement;
+        var col = Array.prototype.indexOf.call(th.parentElement.children, th);
+        var numeric = th.getAttribute("data-sort") === "num";
+        var down = th.getAttribute("aria-sort") !== "descending";
+        table.querySelectorAll("th[aria-sort]").forEach(function (o) { o.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", down ? "descending" : "ascending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = a.cells[col].getAttribute("data-value"), y = b.cells[col].getAttribute("data-value");
+          var order = numeric ? Number(x) - Number(y) : x.localeCompare(y);
+          return down ? -order : order;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     draw();
+    countdowns();
+    setInterval(countdowns, 30000);
+    document.querySelectorAll("table.sortable").forEach(sortable);
     var toggle = document.querySelector("[data-theme-toggle]");
     if (toggle) {
       toggle.addEventListener("click", function () {
