@@ -432,3 +432,12 @@ def test_the_team_page_lists_each_members_limits(client: TestClient[Any]) -> Non
     assert '<td class="n" data-value="91.0"><span class="level-high"' in table
     assert EVIL not in html and "&lt;img src=x" in table
     assert 'data-sort="num"' in table
+
+
+def test_the_server_knows_the_collectors_plans() -> None:
+    from typing import get_args
+
+    from promptpulse import limits
+    from promptpulse_server import schemas
+
+    assert get_args(schemas.PlanName) == limits.PLANS

@@ -195,10 +195,15 @@ class UploadedLimit(Camel):
         check_instant(self.recorded_at, "recordedAt")
 
 
+# limits.PLANS, spelled out: msgspec needs the Literal at run time, and promptpulse.limits
+# keeps typing out of the statusline's imports (a test holds the two equal)
+PlanName = Literal["pro", "max5", "max20", "team", "api"]
+
+
 class PlanIn(Camel):
     """The user's Claude plan; ``monthlyUsd`` null: its list price (``api``: pay as you go)."""
 
-    name: limits.Plan
+    name: PlanName
     monthly_usd: Annotated[float, Meta(ge=0, le=MAX_PLAN_USD)] | None = None
 
 
