@@ -365,3 +365,86 @@ def test_a_server_killed_during_an_upload_loses_and_doubles_nothing(
         same_days(server_daily(server, user_env), local)
     finally:
         proxy.close()
+
+
+@pytest.mark.dates  # the readings' instants and the windows' time left
+def test_statusline_readings_reach_the_api_and_the_dashboard(
+    server: Server, user_env: dict[str, str]
+) -> None:
+    from datetime import timedelta
+
+    from promptpulse import clock
+    from testclock import NOW, iso
+
+    assert pp(user_env, "login", "--server", server.base, "--username", "ivy").returncode == 0
+    seen = [
+        (NOW - timedelta(minutes=10), 30.0, 10.0),
+        (NOW - timedelta(minutes=1), 42.0, 12.5),
+    ]
+    five_reset, seven_reset = NOW + timedelta(hours=2), NOW + timedelta(days=3)
+    for at, five, seven in seen:
+        doc = {
+            "session_id": "s-e2e",
+            "model": {"id": "claude-opus-4-6", "display_name": "Opus 4.6"},
+            "rate_limits": {
+                "five_hour": {"used_percentage": five, "resets_at": int(five_reset.timestamp())},
+                "seven_day": {"used_percentage": seven, "resets_at": iso(seven_reset)},
+            },
+        }
+        line = subprocess.run(
+            [*PP, "statusline", "--fresh", "--no-color"],
+            input=json.dumps(doc),
+            env=dict(user_env, PROMPTPULSE_NOW=iso(at)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert line.returncode == 0 and f"5h {five:.0f}%" in line.stdout, line.stderr
+    assert pp(user_env, "config", "set", "plan", "max5").returncode == 0
+    sent = pp(user_env, "collect")
+    assert sent.returncode == 0 and "Sent" in sent.stdout, sent.stderr
+
+    key = json.loads((Path(user_env["PROMPTPULSE_HOME"]) / "config" / "config.json").read_text())
+    headers = {"X-API-Key": key["api_key"]}
+    day = (NOW - timedelta(days=1)).date().isoformat()
+    doc = httpx.get(
+        f"{server.base}/api/usage/limits", headers=headers, params={"since": day}
+    ).json()
+    assert doc["plan"] == {"name": "max5", "monthlyUsd": 100.0}
+    got = [
+        (
+            clock.parse_instant(r["recordedAt"]),
+            r["fiveHour"]["usedPercentage"],
+            r["sevenDay"]["usedPercentage"],
+            clock.parse_instant(r["fiveHour"]["resetsAt"]),
+            clock.parse_instant(r["sevenDay"]["resetsAt"]),
+            r["model"],
+        )
+        for r in doc["readings"]
+    ]
+    assert got == [
+        (
+            at.replace(microsecond=at.microsecond // 1000 * 1000),
+            five,
+            seven,
+            five_reset.replace(microsecond=0),
+            seven_reset.replace(microsecond=seven_reset.microsecond // 1000 * 1000),
+            "claude-opus-4-6",
+        )
+        for at, five, seven in seen
+    ]
+    now = httpx.get(f"{server.base}/api/usage/limits/current", headers=headers).json()
+    assert now["fiveHour"]["usedPercentage"] == 42.0
+    assert now["sevenDay"]["usedPercentage"] == 12.5
+    status = clock.to_ms(five_reset.replace(microsecond=0)) - clock.to_ms(NOW)
+    assert now["fiveHour"]["timeLeftSeconds"] == status // 1000
+    assert now["fiveHour"]["pace"] == pytest.approx(42.0 / now["fiveHour"]["elapsedPercentage"])
+
+    again = pp(user_env, "collect")
+    assert again.returncode == 0 and "Nothing new to send." in again.stdout  # each reading once
+
+    link = pp(user_env, "dashboard", "--no-browser").stdout.strip().splitlines()[-1]
+    with httpx.Client() as browser:
+        page = browser.get(link, follow_redirects=True).text
+    assert 'id="limits"' in page and "42.0%" in page and "12.5%" in page
+    assert "Max 5× plan" in page and "$100.00 a month" in page
