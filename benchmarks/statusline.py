@@ -10,9 +10,10 @@ response to the session's transcript:
     background);
   - ``promptpulse statusline --fresh`` (the session synced before the line is drawn);
   - ``ccusage statusline`` (20.0.24, its cache on, the default) and with ``--no-cache``.
-A pause of 0.3 s between rounds (Claude Code updates the status line at most that often) lets
-background work finish. Prints a Markdown table of wall-clock p50 and p95 for
-docs/benchmarks.md. Compile the package first (``python -m compileall src``), as pip does.
+The floor, ``python -c 'import json, sqlite3'``, is timed alongside. A pause of 0.3 s between
+rounds (Claude Code updates the status line at most that often) lets background work finish.
+Prints a Markdown table of wall-clock p50 and p95 for docs/benchmarks.md. Compile the package
+first (``python -m compileall src``), as pip does.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def main() -> None:
         "version": "2.1.90",
     }
     commands = {
+        # the floor: the interpreter, and the two modules any statusline in Python needs
+        "python -c 'import json, sqlite3'": [sys.executable, "-c", "import json, sqlite3"],
         "promptpulse statusline": [promptpulse, "statusline"],
         "promptpulse statusline --fresh": [promptpulse, "statusline", "--fresh"],
         "ccusage statusline": [ccusage_exe(), "statusline", "--offline"],
@@ -121,7 +124,7 @@ def main() -> None:
                 cmd, input=json.dumps(doc).encode(), env=env, capture_output=True, check=False
             )
             elapsed = time.perf_counter() - started
-            if done.returncode != 0 or not done.stdout.strip():
+            if done.returncode != 0 or (not done.stdout.strip() and "python" not in name):
                 raise SystemExit(f"{name} failed: {done.stderr.decode()[:500]}")
             if n >= 2:  # the first rounds warm the page cache and ccusage's cache
                 times[name].append(elapsed)
@@ -136,6 +139,7 @@ def main() -> None:
         p95 = values[max(0, int(len(values) * 0.95) - 1)]
         print(f"| `{name}` | {p50 * 1000:.0f} | {p95 * 1000:.0f} | {p50 / base:.2f}× |")
     print(f"\nlast line: {done.stdout.decode().strip()}")
+    print(f"load average at the end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

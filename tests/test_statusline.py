@@ -371,3 +371,10 @@ def test_a_broken_ledger_prints_one_word_and_notes_why(tree: Path) -> None:
 def test_help_goes_through_the_cli() -> None:
     done = command(b"", "--help", env={"COLUMNS": "100"})
     assert done.returncode == 0 and b"--format" in done.stdout and b"--no-color" in done.stdout
+
+
+def test_a_window_that_reset_since_the_reading_says_so() -> None:
+    doc = claude_json()
+    doc["rate_limits"]["five_hour"]["resets_at"] = NOW_MS // 1000 - 60
+    text = run_line(doc, "--no-color")
+    assert "5h 0% (reset since)" in text

@@ -595,7 +595,7 @@ class Ledger:
         cost, tokens = self.db.execute(
             f"SELECT COALESCE(SUM({_COST_SQL[mode]}), 0), "
             "COALESCE(SUM(l.input + l.output + l.cache_write + l.cache_read), 0) "
-            "FROM line l WHERE l.counted = 1 AND l.file_id IN "
+            "FROM line l WHERE +l.counted = 1 AND l.file_id IN "
             "(SELECT id FROM file WHERE session_id = ?)",
             (session_id,),
         ).fetchone()

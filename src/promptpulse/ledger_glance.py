@@ -40,7 +40,8 @@ def session_cost(db: sqlite3.Connection, session_id: str) -> tuple[float, int]:
     cost, tokens = db.execute(
         f"SELECT COALESCE(SUM({_COST}), 0), "
         "COALESCE(SUM(l.input + l.output + l.cache_write + l.cache_read), 0) "
-        f"FROM line l WHERE l.counted = 1 AND {_SESSION_FILES}",
+        # "+": look lines up by their file, not by the counted index (most lines are counted)
+        f"FROM line l WHERE +l.counted = 1 AND {_SESSION_FILES}",
         (session_id,),
     ).fetchone()
     return float(cost), int(tokens)

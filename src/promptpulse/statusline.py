@@ -279,7 +279,8 @@ def default_line(values: Mapping[str, str | None], colour: bool) -> str:
     for name in limits.WINDOWS:
         if values[f"{name}_pct"] is None:
             continue
-        detail = f"resets {values[f'{name}_left']}"
+        left = values[f"{name}_left"]
+        detail = "reset since" if left == "reset" else f"resets {left}"
         if values[f"{name}_pace"] is not None:
             detail += f", pace {values[f'{name}_pace']}"
         windows.append(
