@@ -281,6 +281,7 @@ def test_a_ledger_of_schema_1_is_migrated_and_keeps_its_history(root: Path, tmp_
         before = snapshot(led)
         # what promptpulse wrote before plan limits: no limit_reading table, schema 1
         led.db.execute("DROP TABLE limit_reading")
+        led.db.execute("DROP INDEX file_session")
         led.db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     with Ledger(path) as led:
         assert led.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[
@@ -288,6 +289,8 @@ def test_a_ledger_of_schema_1_is_migrated_and_keeps_its_history(root: Path, tmp_
         ] == str(ledger_module.SCHEMA_VERSION)
         assert snapshot(led) == before
         assert led.readings() == []
+        indexes = {r[0] for r in led.db.execute("SELECT name FROM sqlite_master")}
+        assert "file_session" in indexes
         from promptpulse.limits import Reading
 
         assert led.add_reading(Reading(1, 10.0, 2))

@@ -25,7 +25,7 @@ from promptpulse.limits import Reading
 from promptpulse.reports import DayRow, SessionRow, UsageRow, local_date, offset_spans
 from promptpulse.sources import HEAD_BYTES, FileRead, LogFile, Skipped, find_log_files, read_file
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PARALLEL_BYTES = 16 << 20  # below this, one process reads faster than two start
 CostMode = Literal["auto", "calculate", "display"]
 
@@ -98,6 +98,8 @@ CREATE TABLE IF NOT EXISTS limit_reading (
 );
 CREATE INDEX IF NOT EXISTS limit_reading_ts ON limit_reading(ts);
 """,
+    # the statusline finds a session's files by its id on every message
+    3: "CREATE INDEX IF NOT EXISTS file_session ON file(session_id);",
 }
 _INDEX_NAMES = ["line_message", "line_file", "line_counted_ts"]
 _INDEXES = """
