@@ -138,3 +138,16 @@ def test_version_and_help() -> None:
     help_text = run("report", "blocks", "--help").stdout
     for option in ["--active", "--recent", "--token-limit", "--session-length", "--json"]:
         assert option in help_text
+
+
+def test_a_ledger_from_a_newer_promptpulse_is_one_line_and_exit_2(root: Path) -> None:
+    import sqlite3
+
+    from promptpulse import config
+
+    assert run("report", "daily", "--json", root=root).returncode == 0
+    with sqlite3.connect(config.ledger_path()) as db:
+        db.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    done = run("report", "daily", root=root)
+    assert done.returncode == 2 and done.stderr.startswith("error: the ledger at ")
+    assert "newer promptpulse" in done.stderr and "Traceback" not in done.stderr

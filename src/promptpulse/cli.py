@@ -1286,16 +1286,20 @@ def team_members(
 def main() -> None:
     """Run the CLI; known problems print one line, unexpected ones no traceback."""
     from promptpulse.config import ConfigError
-    from promptpulse.ledger import LedgerError
 
     try:
         app()
-    except (UserError, LedgerError, ConfigError) as exc:
+    except (UserError, ConfigError) as exc:
         _stderr().print(f"[red]error:[/] {exc}")
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # pragma: no cover - the last line of defence
+        # the ledger's errors, without loading the ledger for commands that never open it
+        ledger = sys.modules.get("promptpulse.ledger")
+        if ledger is not None and isinstance(exc, ledger.LedgerError):
+            _stderr().print(f"[red]error:[/] {exc}")
+            sys.exit(2)
         if os.environ.get("PROMPTPULSE_DEBUG"):
             raise
         _stderr().print(
