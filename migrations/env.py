@@ -9,10 +9,10 @@ from promptpulse_server.models import Base
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:  # run by the alembic command line
-    from promptpulse_server.db import make_engine
+    from promptpulse_server.db import engine_for
     from promptpulse_server.settings import Settings
 
-    engine = make_engine(Settings.from_env().database_url)
+    engine = engine_for(Settings.from_env())
 
 with engine.connect() as connection:
     context.configure(

@@ -69,7 +69,7 @@ def _one_line(text: str) -> str:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
 
     def on_startup(app: Litestar) -> None:
         if settings.migrate_on_start:

@@ -41,7 +41,7 @@ def serve(
     from promptpulse_server import db
 
     settings = _settings()
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
     db.migrate(engine)
     typer.echo(_greeting(engine, settings), err=True)
     engine.dispose()
@@ -81,7 +81,7 @@ def migrate() -> None:
     from promptpulse_server import db
 
     settings = _settings()
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
     db.migrate(engine)
     typer.echo(f"database at revision {db.current_revision(engine)}")
 
@@ -104,7 +104,7 @@ def create_user(
     except msgspec.ValidationError as exc:
         raise _Fail(f"username {username!r}: 3 to 50 letters, digits, _ or - ({exc})") from exc
     settings = _settings()
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
     db.migrate(engine)
     with db.session_factory(engine)() as s:
         if queries.user_by_name(s, username) is not None:
@@ -191,7 +191,7 @@ def users_demote(username: Annotated[str, typer.Argument()]) -> None:
 def _engine(settings: Settings | None = None) -> Any:
     from promptpulse_server import db
 
-    engine = db.make_engine((settings or _settings()).database_url)
+    engine = db.engine_for(settings or _settings())
     db.migrate(engine)
     return engine
 
