@@ -24,7 +24,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import Logger, Scope
 
 from promptpulse import __version__
-from promptpulse_server import api, db, pages, schema_page, team_api, team_pages, web
+from promptpulse_server import api, db, metrics, pages, schema_page, team_api, team_pages, web
 from promptpulse_server.gzip_body import GzipRequestMiddleware
 from promptpulse_server.settings import Settings
 
@@ -70,13 +70,16 @@ def _one_line(text: str) -> str:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     engine = db.engine_for(settings)
+    metrics.watch_pool(engine)
 
     def on_startup(app: Litestar) -> None:
         if settings.migrate_on_start:
             db.migrate(engine)
 
     def on_shutdown(app: Litestar) -> None:
+        metrics.forget_pool(engine)
         engine.dispose()
+        metrics.process_exits()
 
     limits = [
         RateLimitConfig(
@@ -100,8 +103,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             check_throttle_handler=_only("invite"),
         ),
     ]
-    return Litestar(
-        route_handlers=[api.router, team_api.router, web.router, team_pages.router],
+    routes: list[Any] = [api.router, team_api.router, web.router, team_pages.router]
+    if settings.metrics_token:  # without a token there is no /metrics at all
+        routes.append(metrics.metrics)
+    app = Litestar(
+        route_handlers=routes,
         template_config=pages.template_config(),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -142,3 +148,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             log_exceptions="always", exception_logging_handler=log_exception
         ),
     )
+    # outside Litestar's routing, so that requests no route answers are counted too
+    app.asgi_handler = metrics.RequestMetrics(app.asgi_handler)
+    return app

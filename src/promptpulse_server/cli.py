@@ -46,6 +46,19 @@ def serve(
     typer.echo(_greeting(engine, settings), err=True)
     engine.dispose()
     os.environ["PROMPTPULSE_MIGRATE_ON_START"] = "0"  # done once here, not in every worker
+    made = _metrics_dir() if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None
+    try:
+        _run(uvicorn, settings, host, port, workers)
+    finally:
+        if made:
+            import shutil
+
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _run(
+    uvicorn: Any, settings: Settings, host: str | None, port: int | None, workers: int
+) -> None:
     uvicorn.run(
         "promptpulse_server.app:create_app",
         factory=True,
@@ -57,6 +70,25 @@ def serve(
         forwarded_allow_ips=list(settings.trusted_proxies),
         log_level="info",
     )
+
+
+def _metrics_dir() -> str | None:
+    """Worker processes share their /metrics figures through files in PROMETHEUS_MULTIPROC_DIR
+    (prometheus-client's multi-process mode): a new directory unless one is set, whose old
+    files (from a previous run) are removed."""
+    import tempfile
+    from pathlib import Path
+
+    where = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if not where:
+        made = tempfile.mkdtemp(prefix="promptpulse-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+        return made
+    path = Path(where)
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink()
+    return None
 
 
 def _greeting(engine: Any, settings: Settings) -> str:

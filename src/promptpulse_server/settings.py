@@ -179,6 +179,7 @@ class Settings:
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_pool_timeout: float = 30.0
+    metrics_token: str = ""  # /metrics exists only with one, and answers only to it
     clock: clock.Clock = clock.system_now  # every "now" the server asks for comes from here
 
     @classmethod
@@ -207,6 +208,7 @@ class Settings:
             db_pool_size=_bounded_int("PROMPTPULSE_DB_POOL_SIZE", 10, 1),
             db_max_overflow=_bounded_int("PROMPTPULSE_DB_MAX_OVERFLOW", 10, 0),
             db_pool_timeout=_seconds("PROMPTPULSE_DB_POOL_TIMEOUT", 30.0),
+            metrics_token=env.get("PROMPTPULSE_METRICS_TOKEN", "").strip(),
             clock=now,
         )
 
