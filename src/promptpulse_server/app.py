@@ -24,7 +24,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import Logger, Scope
 
 from promptpulse import __version__
-from promptpulse_server import api, db, metrics, pages, schema_page, team_api, team_pages, web
+from promptpulse_server import api, db, logs, metrics, pages, schema_page, team_api, team_pages, web
 from promptpulse_server.gzip_body import GzipRequestMiddleware
 from promptpulse_server.settings import Settings
 
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             check_throttle_handler=_only("invite"),
         ),
     ]
+    log_pieces = logs.handlers(logs.json_lines(settings.log_format))
     routes: list[Any] = [api.router, team_api.router, web.router, team_pages.router]
     if settings.metrics_token:  # without a token there is no /metrics at all
         routes.append(metrics.metrics)
@@ -144,10 +145,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         debug=False,
         # tracebacks go to the server's log, never into a response; 4xx are one line there
+        # JSON lines (unless on a terminal) carrying the request's id, secrets redacted
         logging_config=LoggingConfig(
-            log_exceptions="always", exception_logging_handler=log_exception
+            formatters=log_pieces["formatters"],
+            filters=log_pieces["filters"],
+            handlers=log_pieces["handlers"],
+            root={"handlers": ["console"], "level": settings.log_level.upper()},
+            loggers={
+                "litestar": {
+                    "handlers": ["console"],
+                    "level": settings.log_level.upper(),
+                    "propagate": False,
+                }
+            },
+            log_exceptions="always",
+            exception_logging_handler=log_exception,
         ),
     )
-    # outside Litestar's routing, so that requests no route answers are counted too
-    app.asgi_handler = metrics.RequestMetrics(app.asgi_handler)
+    # outside Litestar's routing, so that requests no route answers are counted and logged too
+    app.asgi_handler = logs.RequestId(metrics.RequestMetrics(app.asgi_handler))
     return app

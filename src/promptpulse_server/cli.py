@@ -36,14 +36,18 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Migrate the database if needed, then serve the API."""
+    import logging.config
+
     import uvicorn
 
-    from promptpulse_server import db
+    from promptpulse_server import db, logs
 
     settings = _settings()
     engine = db.engine_for(settings)
     db.migrate(engine)
-    typer.echo(_greeting(engine, settings), err=True)
+    json_out = logs.json_lines(settings.log_format)
+    logging.config.dictConfig(logs.process_config(settings.log_level, json_out))
+    logging.getLogger("promptpulse_server").info(_greeting(engine, settings))
     engine.dispose()
     os.environ["PROMPTPULSE_MIGRATE_ON_START"] = "0"  # done once here, not in every worker
     made = _metrics_dir() if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None
@@ -59,6 +63,8 @@ def serve(
 def _run(
     uvicorn: Any, settings: Settings, host: str | None, port: int | None, workers: int
 ) -> None:
+    from promptpulse_server import logs
+
     uvicorn.run(
         "promptpulse_server.app:create_app",
         factory=True,
@@ -68,7 +74,8 @@ def _run(
         # X-Forwarded-For/-Proto only from the proxies the operator names, never from anyone
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies),
-        log_level="info",
+        log_config=logs.process_config(settings.log_level, logs.json_lines(settings.log_format)),
+        log_level=settings.log_level,
     )
 
 

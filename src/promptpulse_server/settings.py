@@ -155,6 +155,8 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 SIGNUP_MODES = ("invite", "open", "closed")
 TEAM_CREATION = ("anyone", "admins")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("auto", "json", "text")
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,8 @@ class Settings:
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_pool_timeout: float = 30.0
+    log_level: str = "info"  # LOG_LEVEL
+    log_format: str = "auto"  # auto (JSON lines unless stderr is a terminal) | json | text
     metrics_token: str = ""  # /metrics exists only with one, and answers only to it
     clock: clock.Clock = clock.system_now  # every "now" the server asks for comes from here
 
@@ -208,6 +212,8 @@ class Settings:
             db_pool_size=_bounded_int("PROMPTPULSE_DB_POOL_SIZE", 10, 1),
             db_max_overflow=_bounded_int("PROMPTPULSE_DB_MAX_OVERFLOW", 10, 0),
             db_pool_timeout=_seconds("PROMPTPULSE_DB_POOL_TIMEOUT", 30.0),
+            log_level=_choice("LOG_LEVEL", "info", LOG_LEVELS),
+            log_format=_choice("PROMPTPULSE_LOG_FORMAT", "auto", LOG_FORMATS),
             metrics_token=env.get("PROMPTPULSE_METRICS_TOKEN", "").strip(),
             clock=now,
         )
