@@ -161,6 +161,61 @@ class _Fail(Exception):
     pass
 
 
+@app.command("copy-db")
+def copy_db(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="The PostgreSQL database to copy into (postgres://… or postgresql://…); it is "
+            "migrated, and must have no rows.",
+        ),
+    ],
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Rows read and written at a time.")
+    ] = 1000,
+) -> None:
+    """Copy the configured database (DATABASE_URL, by default the SQLite file) to an empty
+    PostgreSQL database: every table, ids kept, in one transaction; then compare row counts and
+    usage sums, and print them. Point DATABASE_URL at the new database afterwards."""
+    from sqlalchemy.engine import make_url
+
+    from promptpulse_server import copy_db as copying
+    from promptpulse_server import db
+    from promptpulse_server.settings import database_url
+
+    settings = _settings()
+    target_url = database_url(to.strip())
+    if not target_url.startswith("postgresql"):
+        raise _Fail("--to must be a PostgreSQL database (postgres://… or postgresql://…)")
+    source = _engine(settings)
+    target = db.make_engine(target_url)
+    shown = make_url(target_url).render_as_string(hide_password=True)
+    typer.echo(f"copying {make_url(settings.database_url).render_as_string()} to {shown}")
+    try:
+        checks = copying.copy_database(
+            source,
+            target,
+            batch_size,
+            progress=lambda table, rows: typer.echo(f"  {table}: {rows} rows", err=True),
+        )
+    except copying.CopyError as exc:
+        raise _Fail(str(exc)) from exc
+    finally:
+        source.dispose()
+        target.dispose()
+    width = max(len(c.table) for c in checks)
+    typer.echo(f"{'table':<{width}}  {'rows':>10}  usage sums (source = target)")
+    for check in checks:
+        sums = "  ".join(f"{name} {_figure(a)}" for name, (a, _) in check.sums.items())
+        typer.echo(f"{check.table:<{width}}  {check.target_rows:>10}  {sums}".rstrip())
+    typer.echo(f"copied and checked {len(checks)} tables: row counts and usage sums match")
+
+
+def _figure(value: float) -> str:
+    return f"{value}" if isinstance(value, int) else f"{value:.6f}"
+
+
 users_app = typer.Typer(help="List and manage accounts (as a server admin would).")
 app.add_typer(users_app, name="users")
 
