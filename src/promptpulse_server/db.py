@@ -85,21 +85,28 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     schema at ``revision`` and change nothing."""
     from alembic import command
 
-    with _migration_lock(engine):
-        command.upgrade(alembic_config(engine), revision)
+    cfg = alembic_config(engine)
+    if engine.dialect.name != "postgresql":
+        with _file_lock(engine):
+            command.upgrade(cfg, revision)
+        return
+    # a session-level lock, on the one connection Alembic then migrates with (a pool of one
+    # connection is enough), released when the migration is over
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        conn.commit()
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        finally:
+            conn.rollback()  # whatever a failed migration left open
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
 
 
 @contextmanager
-def _migration_lock(engine: Engine) -> Iterator[None]:
-    if engine.dialect.name == "postgresql":
-        # a session-level lock, held on a connection of its own while Alembic uses another
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
-        return
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """A lock on ``<database>.migrate-lock`` next to a SQLite file (none for :memory:)."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
