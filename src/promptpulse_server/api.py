@@ -31,7 +31,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_503_
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from promptpulse_server import auth, queries, schemas
+from promptpulse_server import auth, metrics, queries, schemas
 from promptpulse_server.models import ApiKey, SessionUsage, User
 
 DB = NamedDependency[Session]
@@ -515,6 +515,9 @@ def _store(
                 plan,
             )
             db.commit()
+            metrics.upload_stored(
+                source, stored.duplicate, stored.daily, stored.sessions, stored.blocks
+            )
             return _upload_result(batch_id, stored)
         except IntegrityError as exc:
             db.rollback()

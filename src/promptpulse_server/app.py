@@ -28,6 +28,8 @@ from promptpulse_server import (
     api,
     db,
     limits_api,
+    logs,
+    metrics,
     pages,
     schema_page,
     team_api,
@@ -78,14 +80,17 @@ def _one_line(text: str) -> str:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
+    metrics.watch_pool(engine)
 
     def on_startup(app: Litestar) -> None:
         if settings.migrate_on_start:
             db.migrate(engine)
 
     def on_shutdown(app: Litestar) -> None:
+        metrics.forget_pool(engine)
         engine.dispose()
+        metrics.process_exits()
 
     limits = [
         RateLimitConfig(
@@ -109,14 +114,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             check_throttle_handler=_only("invite"),
         ),
     ]
-    return Litestar(
-        route_handlers=[
-            api.router,
-            limits_api.router,
-            team_api.router,
-            web.router,
-            team_pages.router,
-        ],
+    log_pieces = logs.handlers(logs.json_lines(settings.log_format))
+    routes: list[Any] = [
+        api.router,
+        limits_api.router,
+        team_api.router,
+        web.router,
+        team_pages.router,
+    ]
+    if settings.metrics_token:  # without a token there is no /metrics at all
+        routes.append(metrics.metrics)
+    app = Litestar(
+        route_handlers=routes,
         template_config=pages.template_config(),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -153,7 +162,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         debug=False,
         # tracebacks go to the server's log, never into a response; 4xx are one line there
+        # JSON lines (unless on a terminal) carrying the request's id, secrets redacted
         logging_config=LoggingConfig(
-            log_exceptions="always", exception_logging_handler=log_exception
+            formatters=log_pieces["formatters"],
+            filters=log_pieces["filters"],
+            handlers=log_pieces["handlers"],
+            root={"handlers": ["console"], "level": settings.log_level.upper()},
+            loggers={
+                "litestar": {
+                    "handlers": ["console"],
+                    "level": settings.log_level.upper(),
+                    "propagate": False,
+                }
+            },
+            log_exceptions="always",
+            exception_logging_handler=log_exception,
         ),
     )
+    # outside Litestar's routing, so that requests no route answers are counted and logged too
+    app.asgi_handler = logs.RequestId(metrics.RequestMetrics(app.asgi_handler))
+    return app

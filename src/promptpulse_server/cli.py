@@ -36,16 +36,35 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Migrate the database if needed, then serve the API."""
+    import logging.config
+
     import uvicorn
 
-    from promptpulse_server import db
+    from promptpulse_server import db, logs
 
     settings = _settings()
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
     db.migrate(engine)
-    typer.echo(_greeting(engine, settings), err=True)
+    json_out = logs.json_lines(settings.log_format)
+    logging.config.dictConfig(logs.process_config(settings.log_level, json_out))
+    logging.getLogger("promptpulse_server").info(_greeting(engine, settings))
     engine.dispose()
     os.environ["PROMPTPULSE_MIGRATE_ON_START"] = "0"  # done once here, not in every worker
+    made = _metrics_dir() if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None
+    try:
+        _run(uvicorn, settings, host, port, workers)
+    finally:
+        if made:
+            import shutil
+
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _run(
+    uvicorn: Any, settings: Settings, host: str | None, port: int | None, workers: int
+) -> None:
+    from promptpulse_server import logs
+
     uvicorn.run(
         "promptpulse_server.app:create_app",
         factory=True,
@@ -55,8 +74,28 @@ def serve(
         # X-Forwarded-For/-Proto only from the proxies the operator names, never from anyone
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies),
-        log_level="info",
+        log_config=logs.process_config(settings.log_level, logs.json_lines(settings.log_format)),
+        log_level=settings.log_level,
     )
+
+
+def _metrics_dir() -> str | None:
+    """Worker processes share their /metrics figures through files in PROMETHEUS_MULTIPROC_DIR
+    (prometheus-client's multi-process mode): a new directory unless one is set, whose old
+    files (from a previous run) are removed."""
+    import tempfile
+    from pathlib import Path
+
+    where = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if not where:
+        made = tempfile.mkdtemp(prefix="promptpulse-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+        return made
+    path = Path(where)
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink()
+    return None
 
 
 def _greeting(engine: Any, settings: Settings) -> str:
@@ -81,7 +120,7 @@ def migrate() -> None:
     from promptpulse_server import db
 
     settings = _settings()
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
     db.migrate(engine)
     typer.echo(f"database at revision {db.current_revision(engine)}")
 
@@ -104,7 +143,7 @@ def create_user(
     except msgspec.ValidationError as exc:
         raise _Fail(f"username {username!r}: 3 to 50 letters, digits, _ or - ({exc})") from exc
     settings = _settings()
-    engine = db.make_engine(settings.database_url)
+    engine = db.engine_for(settings)
     db.migrate(engine)
     with db.session_factory(engine)() as s:
         if queries.user_by_name(s, username) is not None:
@@ -120,6 +159,61 @@ def create_user(
 
 class _Fail(Exception):
     pass
+
+
+@app.command("copy-db")
+def copy_db(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="The PostgreSQL database to copy into (postgres://… or postgresql://…); it is "
+            "migrated, and must have no rows.",
+        ),
+    ],
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Rows read and written at a time.")
+    ] = 1000,
+) -> None:
+    """Copy the configured database (DATABASE_URL, by default the SQLite file) to an empty
+    PostgreSQL database: every table, ids kept, in one transaction; then compare row counts and
+    usage sums, and print them. Point DATABASE_URL at the new database afterwards."""
+    from sqlalchemy.engine import make_url
+
+    from promptpulse_server import copy_db as copying
+    from promptpulse_server import db
+    from promptpulse_server.settings import database_url
+
+    settings = _settings()
+    target_url = database_url(to.strip())
+    if not target_url.startswith("postgresql"):
+        raise _Fail("--to must be a PostgreSQL database (postgres://… or postgresql://…)")
+    source = _engine(settings)
+    target = db.make_engine(target_url)
+    shown = make_url(target_url).render_as_string(hide_password=True)
+    typer.echo(f"copying {make_url(settings.database_url).render_as_string()} to {shown}")
+    try:
+        checks = copying.copy_database(
+            source,
+            target,
+            batch_size,
+            progress=lambda table, rows: typer.echo(f"  {table}: {rows} rows", err=True),
+        )
+    except copying.CopyError as exc:
+        raise _Fail(str(exc)) from exc
+    finally:
+        source.dispose()
+        target.dispose()
+    width = max(len(c.table) for c in checks)
+    typer.echo(f"{'table':<{width}}  {'rows':>10}  usage sums (source = target)")
+    for check in checks:
+        sums = "  ".join(f"{name} {_figure(a)}" for name, (a, _) in check.sums.items())
+        typer.echo(f"{check.table:<{width}}  {check.target_rows:>10}  {sums}".rstrip())
+    typer.echo(f"copied and checked {len(checks)} tables: row counts and usage sums match")
+
+
+def _figure(value: float) -> str:
+    return f"{value}" if isinstance(value, int) else f"{value:.6f}"
 
 
 users_app = typer.Typer(help="List and manage accounts (as a server admin would).")
@@ -191,7 +285,7 @@ def users_demote(username: Annotated[str, typer.Argument()]) -> None:
 def _engine(settings: Settings | None = None) -> Any:
     from promptpulse_server import db
 
-    engine = db.make_engine((settings or _settings()).database_url)
+    engine = db.engine_for(settings or _settings())
     db.migrate(engine)
     return engine
 

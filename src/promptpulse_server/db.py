@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:
+    from promptpulse_server.settings import Settings
 
-def make_engine(url: str) -> Engine:
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine of the configured database, with the configured pool."""
+    return make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+    )
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 30.0
+) -> Engine:
+    """SQLite keeps SQLAlchemy's own pooling for it; PostgreSQL gets a pool of ``pool_size``
+    connections per process, ``max_overflow`` more at busy times, and a request waits at most
+    ``pool_timeout`` seconds for one."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -22,7 +42,13 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+    )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -47,11 +73,64 @@ def alembic_config(engine: Engine) -> Any:
     return cfg
 
 
+# pg_advisory_lock's key for migrations: any fixed number, the same in every instance
+MIGRATION_LOCK = 0x70726F6D7074  # "prompt"
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (a fresh database is created from nothing)."""
+    """Bring the schema up to ``revision`` (a fresh database is created from nothing).
+
+    Instances that start at once take turns: on PostgreSQL behind an advisory lock, on SQLite
+    behind a lock on a file next to the database. The first migrates; the others then find the
+    schema at ``revision`` and change nothing."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    cfg = alembic_config(engine)
+    if engine.dialect.name != "postgresql":
+        with _file_lock(engine):
+            command.upgrade(cfg, revision)
+        return
+    # a session-level lock, on the one connection Alembic then migrates with (a pool of one
+    # connection is enough), released when the migration is over
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        conn.commit()
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        finally:
+            conn.rollback()  # whatever a failed migration left open
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
+
+
+@contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """A lock on ``<database>.migrate-lock`` next to a SQLite file (none for :memory:)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a") as lock:  # kept: deleting it would race
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def current_head() -> str:
+    """The newest revision the shipped migrations know."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -124,6 +124,28 @@ def _int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, not {value!r}") from exc
 
 
+def _bounded_int(name: str, default: int, least: int) -> int:
+    value = _int(name, default)
+    if value < least:
+        raise SettingsError(f"{name} must be {least} or more, not {value}")
+    return value
+
+
+def _seconds(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:  # also refuses nan and inf
+        raise SettingsError(
+            f"{name} must be a number of seconds above 0 (at most 3600), not {value!r}"
+        )
+    return seconds
+
+
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name, "").strip().lower() or default
     if value not in choices:
@@ -133,6 +155,8 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 SIGNUP_MODES = ("invite", "open", "closed")
 TEAM_CREATION = ("anyone", "admins")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("auto", "json", "text")
 
 
 @dataclass(frozen=True)
@@ -153,6 +177,13 @@ class Settings:
     session_days: int = 30
     # whose X-Forwarded-For/-Proto uvicorn believes (addresses, networks or "*"); () = nobody's
     trusted_proxies: tuple[str, ...] = ()
+    # PostgreSQL's connection pool, per process (SQLite keeps SQLAlchemy's own pooling)
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_pool_timeout: float = 30.0
+    log_level: str = "info"  # LOG_LEVEL
+    log_format: str = "auto"  # auto (JSON lines unless stderr is a terminal) | json | text
+    metrics_token: str = ""  # /metrics exists only with one, and answers only to it
     clock: clock.Clock = clock.system_now  # every "now" the server asks for comes from here
 
     @classmethod
@@ -178,6 +209,12 @@ class Settings:
             login_link_seconds=_int("PROMPTPULSE_LOGIN_LINK_SECONDS", 120),
             session_days=_int("PROMPTPULSE_SESSION_DAYS", 30),
             trusted_proxies=trusted_proxies(env.get("PROMPTPULSE_TRUSTED_PROXIES", "")),
+            db_pool_size=_bounded_int("PROMPTPULSE_DB_POOL_SIZE", 10, 1),
+            db_max_overflow=_bounded_int("PROMPTPULSE_DB_MAX_OVERFLOW", 10, 0),
+            db_pool_timeout=_seconds("PROMPTPULSE_DB_POOL_TIMEOUT", 30.0),
+            log_level=_choice("LOG_LEVEL", "info", LOG_LEVELS),
+            log_format=_choice("PROMPTPULSE_LOG_FORMAT", "auto", LOG_FORMATS),
+            metrics_token=env.get("PROMPTPULSE_METRICS_TOKEN", "").strip(),
             clock=now,
         )
 
