@@ -448,3 +448,52 @@ def test_statusline_readings_reach_the_api_and_the_dashboard(
         page = browser.get(link, follow_redirects=True).text
     assert 'id="limits"' in page and "42.0%" in page and "12.5%" in page
     assert "Max 5× plan" in page and "$100.00 a month" in page
+
+
+def test_a_batch_the_server_refuses_is_rebuilt_not_stuck(
+    server: Server, user_env: dict[str, str]
+) -> None:
+    """An older statusline kept a reading the server refuses (a reset in 1970): collect left
+    its batch pending for ever. The batch is dropped, its rows built again without it."""
+    from promptpulse.ledger import Ledger
+    from promptpulse.limits import Reading
+    from testclock import NOW_MS
+
+    assert pp(user_env, "login", "--server", server.base, "--username", "gil").returncode == 0
+    ledger_path = Path(user_env["PROMPTPULSE_HOME"]) / "data" / "ledger.sqlite3"
+    with Ledger(ledger_path) as led:
+        led.db.execute(  # as an older statusline stored it
+            "INSERT INTO limit_reading(ts, five_hour_pct, five_hour_resets) VALUES (?, 95, 1000)",
+            (NOW_MS - 120_000,),
+        )
+        led.add_reading(Reading(NOW_MS - 60_000, 40.0, NOW_MS + 3_600_000))
+        bad = {
+            "batchId": "poisoned",
+            "generatedAt": "2026-09-16T15:00:00.000Z",
+            "machine": {"id": "laptop-1", "hostname": "x"},
+            "limits": [
+                {
+                    "recordedAt": "2026-09-16T14:00:00.000Z",
+                    "fiveHour": {"usedPercentage": 95, "resetsAt": "1970-01-01T00:00:01.000Z"},
+                }
+            ],
+        }
+        led.add_pending(
+            "poisoned",
+            "2026-09-16T15:00:00.000Z",
+            json.dumps(bad),
+            [("limits", "2026-09-16T14:00:00.000Z", "x")],
+        )
+    out = pp(user_env, "collect")
+    assert out.returncode == 0, out.stderr
+    assert "refused 1 earlier batch(es)" in out.stderr and "Sent" in out.stdout
+    key = json.loads((Path(user_env["PROMPTPULSE_HOME"]) / "config" / "config.json").read_text())
+    readings = httpx.get(
+        f"{server.base}/api/usage/limits",
+        headers={"X-API-Key": key["api_key"]},
+        params={"since": "2026-01-01"},
+    ).json()["readings"]
+    assert [r["fiveHour"]["usedPercentage"] for r in readings] == [40.0]
+    assert server_daily(server, user_env)["daily"]  # the usage went too
+    again = pp(user_env, "collect")
+    assert again.returncode == 0 and "Nothing new to send." in again.stdout

@@ -199,7 +199,7 @@ def test_report_limits_json_and_table(tmp_path: Path) -> None:
     done = cli("report", "limits", "--json", "--timezone", "UTC", env=env)
     assert done.returncode == 0, done.stderr
     doc: dict[str, Any] = json.loads(done.stdout)
-    assert doc["plan"] == {"name": "max5", "monthlyUSD": 100.0}
+    assert doc["plan"] == {"name": "max5", "monthlyUsd": 100.0}
     assert doc["current"]["fiveHour"]["usedPercentage"] == 42.0
     assert doc["current"]["fiveHour"]["timeLeftSeconds"] == 2 * 3600
     assert doc["current"]["sevenDay"]["resetsAt"] == reports.iso_ms(NOW_MS + 3 * DAY)
@@ -212,7 +212,7 @@ def test_report_limits_json_and_table(tmp_path: Path) -> None:
     table = cli("report", "limits", "--timezone", "UTC", env=env)
     assert table.returncode == 0, table.stderr
     assert "5h: 42% used, resets in 2h00m" in table.stdout
-    assert "What the max5 subscription was worth" in table.stdout
+    assert "Your max5 plan at API prices" in table.stdout
 
 
 def test_report_limits_without_readings_says_how_to_get_them(tmp_path: Path) -> None:

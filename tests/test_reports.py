@@ -184,3 +184,14 @@ def test_recent_blocks_and_max_limit() -> None:
 
 def test_parse_day_accepts_both_forms() -> None:
     assert parse_day("20260301") == parse_day("2026-03-01") == date(2026, 3, 1)
+
+
+def test_a_block_that_starts_after_now_is_not_active() -> None:
+    from promptpulse.reports import UsageRow, by_block
+
+    hour = 3_600_000
+    now = 100 * hour
+    lines = [UsageRow(now + 2 * hour, "claude-opus-4-6", 1, 1, 0, 0, 0.1)]  # logged after now
+    assert [b.is_active for b in by_block(lines, now)] == [False]
+    earlier = [UsageRow(now - hour, "claude-opus-4-6", 1, 1, 0, 0, 0.1), *lines]
+    assert [b.is_active for b in by_block(earlier, now)] == [True]

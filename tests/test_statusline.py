@@ -378,3 +378,34 @@ def test_a_window_that_reset_since_the_reading_says_so() -> None:
     doc["rate_limits"]["five_hour"]["resets_at"] = NOW_MS // 1000 - 60
     text = run_line(doc, "--no-color")
     assert "5h 0% (reset since)" in text
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{model} {", "Opus 4.6 {"),
+        ("{model} }", "Opus 4.6 }"),
+        ("{0} {model.x} {model[0]} {{model}}", "{0} {model.x} {model[0]} {Opus 4.6}"),
+        ("%s {five_hour_pct}%%", "%s 42%%%"),
+    ],
+)
+def test_a_template_never_loses_the_line(template: str, expected: str) -> None:
+    assert run_line(claude_json(), "--no-color", "--format", template) == expected
+
+
+def test_context_tokens_as_claude_counts_them(tree: Path) -> None:
+    text = run_line(
+        claude_json(transcript_path=transcript(tree)),
+        "--fresh",
+        "--no-color",
+        "--format",
+        "{context_tokens} {context_pct}",
+    )
+    assert text == "63,000 32%"  # current_usage: 3,000 + 10,000 + 50,000
+
+
+def test_a_reset_before_2000_is_not_a_reading() -> None:
+    doc = claude_json()
+    doc["rate_limits"]["five_hour"]["resets_at"] = 1
+    doc["rate_limits"]["seven_day"]["resets_at"] = "1999-01-01T00:00:00Z"
+    assert statusline.parse_input(json.dumps(doc)).reading(NOW_MS) is None

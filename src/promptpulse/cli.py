@@ -497,7 +497,9 @@ def blocks(
 
 @report_app.command("limits")
 def limits_report(
-    json_out: JsonOpt = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", "-j", help="Print the report as JSON only.")
+    ] = False,
     since: SinceOpt = None,
     until: UntilOpt = None,
     timezone: TzOpt = None,
@@ -529,7 +531,10 @@ def limits_report(
     )
     seven = lr.select(lr.seven_day_rows(lines, readings, now_ms), tz, first, last)
     price = conf.plan_monthly_usd()
-    months = lr.subscription(reports.by_period(days, "monthly", since=first, until=last), price)
+    # whole months, those the range touches: part of a month against a month's price misleads
+    months = lr.subscription(
+        lr.touched_months(reports.by_period(days, "monthly"), first, last), price
+    )
     if json_out:
         _print_json(lr.report_json(conf.plan, price, readings, five, seven, months, now_ms))
         return
@@ -579,7 +584,7 @@ def statusline(
         typer.Option(
             "--format",
             help="A template such as '{model} {today_cost} 5h {five_hour_pct}'; the "
-            "placeholders are listed in the README.",
+            "placeholders are listed above.",
         ),
     ] = None,
     no_color: Annotated[
@@ -596,7 +601,11 @@ def statusline(
 ) -> None:
     """Claude Code's status line: reads the JSON Claude Code sends on stdin and prints the
     model, session, today and block cost, burn rate, context and the plan's 5-hour and 7-day
-    use. Install it with promptpulse setup --statusline."""
+    use. Install it with promptpulse setup --statusline.
+
+    Placeholders for --format: {model} {session_cost} {today_cost} {block_cost} {block_left}
+    {burn_rate} {context_pct} {context_tokens} {five_hour_pct} {five_hour_left}
+    {five_hour_pace} {seven_day_pct} {seven_day_left} {seven_day_pace} {claude_cost}."""
     from promptpulse.statusline import main as statusline_main
 
     args = ["--format", template] if template is not None else []
@@ -607,7 +616,8 @@ def statusline(
 # --- the server: login, collect, status -----------------------------------------------------
 
 config_app = typer.Typer(
-    help="Show or change the settings (server, project privacy).", no_args_is_help=True
+    help="Show or change the settings (server, project privacy, plan, plan price).",
+    no_args_is_help=True,
 )
 user_app = typer.Typer(help="Your account on the server.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -931,6 +941,11 @@ def collect(
                 raise UserError(
                     f"{exc}; {left} batch(es) kept and sent with the next collect"
                 ) from exc
+    if result.rebuilt:
+        _stderr().print(
+            f"[yellow]warning:[/] the server refused {result.rebuilt} earlier batch(es) as "
+            "invalid; what they held was built again from the ledger"
+        )
     if result.rows_sent or result.resent:
         typer.echo(
             f"Sent {result.rows_sent} row(s) in {result.batches_sent} batch(es)"

@@ -15,7 +15,7 @@ from datetime import date, tzinfo
 from typing import Literal
 
 from promptpulse import reports, uploads
-from promptpulse.client import Client, ServerError
+from promptpulse.client import Client, RejectedError, ServerError
 from promptpulse.ledger import Ledger
 
 Granularity = Literal["daily", "session", "blocks", "all"]
@@ -28,6 +28,7 @@ class CollectResult:
     batches_sent: int = 0
     resent: int = 0
     rows_changed: int = 0
+    rebuilt: int = 0  # pending batches the server refused, built again from the ledger
 
 
 def changed_rows(
@@ -86,7 +87,16 @@ def collect(
     pending in the ledger) when the server cannot take them."""
     result = CollectResult()
     for batch_id, saved in ledger.pending():
-        _send(client, json.loads(saved))
+        try:
+            _send(client, json.loads(saved))
+        except RejectedError as exc:
+            if exc.status not in (400, 422):
+                raise
+            # The server will never take this batch (a row it finds invalid). Its rows are not
+            # acknowledged, so dropping it makes them be built again below, as they are now.
+            ledger.drop_pending(batch_id)
+            result.rebuilt += 1
+            continue
         ledger.acknowledge(batch_id)
         result.resent += 1
     # a whole collect keeps track of what changed since the last one, so it builds only those

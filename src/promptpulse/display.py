@@ -292,7 +292,7 @@ def window_table(title: str, rows: list[Any], tz: tzinfo) -> Table:
 
 def subscription_table(plan: str, months: list[Any]) -> Table:
     table = Table(
-        title=f"What the {plan or 'plan'} subscription was worth at API prices",
+        title=f"Your {plan} plan at API prices" if plan else "Each month at API prices",
         box=box.ROUNDED,
         header_style="bold cyan",
     )
@@ -301,6 +301,6 @@ def subscription_table(plan: str, months: list[Any]) -> Table:
     table.add_column("Worth", justify="right", no_wrap=True)
     for m in months:
         price = "-" if m.plan_price is None else money(m.plan_price)
-        worth = "-" if m.value is None else f"{m.value:.1f}×"
+        worth = "-" if m.value is None else f"{m.value:.2f}×" if m.value < 10 else f"{m.value:.1f}×"
         table.add_row(m.month, money(m.cost), price, worth)
     return table

@@ -697,6 +697,11 @@ class Ledger:
             )
             self.db.execute("DELETE FROM pending_batch WHERE batch_id = ?", (batch_id,))
 
+    def drop_pending(self, batch_id: str) -> None:
+        """Forget a batch that was never acknowledged: its rows count as not sent."""
+        with self._transaction():
+            self.db.execute("DELETE FROM pending_batch WHERE batch_id = ?", (batch_id,))
+
     def forget_uploads(self) -> None:
         """After a change of server or account: everything is sent again."""
         with self._transaction():

@@ -150,6 +150,15 @@ class MonthValue:
         return limits.subscription_value(self.cost, self.plan_price)
 
 
+def touched_months(
+    months: list[PeriodUsage], since: date | None, until: date | None
+) -> list[PeriodUsage]:
+    """The months (keyed YYYY-MM) that a range of days touches, each whole."""
+    first = since.isoformat()[:7] if since else ""
+    last = until.isoformat()[:7] if until else "9999-12"
+    return [m for m in months if first <= m.key <= last]
+
+
 def subscription(months: list[PeriodUsage], plan_price: float | None) -> list[MonthValue]:
     return [MonthValue(m.key, m.usage.totals.cost, plan_price) for m in months]
 
@@ -210,7 +219,7 @@ def report_json(
     now_ms: int,
 ) -> dict[str, Any]:
     return {
-        "plan": {"name": plan, "monthlyUSD": plan_price} if plan else None,
+        "plan": {"name": plan, "monthlyUsd": plan_price} if plan else None,
         "current": {
             "fiveHour": _status_json(limits.current(readings, "five_hour", now_ms)),
             "sevenDay": _status_json(limits.current(readings, "seven_day", now_ms)),

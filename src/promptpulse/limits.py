@@ -56,6 +56,9 @@ WINDOW_LABEL: dict[Window, str] = {"five_hour": "5h", "seven_day": "7d"}
 PLANS: tuple[Plan, ...] = ("pro", "max5", "max20", "team", "api")
 
 MAX_PERCENT = 1000.0  # a reading above this is not a reading
+# instants the server takes (2000-01-01 to the end of 2100), in epoch ms
+FIRST_MS = 946_684_800_000
+LAST_MS = 4_133_980_799_999
 # pace is noise at the very start of a window: judge it only after this share has elapsed
 PACE_AFTER = 10.0
 
@@ -137,7 +140,8 @@ def percent(value: object) -> float | None:
 
 
 def resets_at_ms(value: object) -> int | None:
-    """A reset time in epoch ms, from Unix seconds, milliseconds, or ISO text."""
+    """A reset time in epoch ms, from Unix seconds, milliseconds, or ISO text (without a zone:
+    UTC); None for anything else, or a time before 2000 or after 2100."""
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -153,13 +157,14 @@ def resets_at_ms(value: object) -> int | None:
                 return None
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
-            return int(moment.timestamp() * 1000)
-        value = number
+            value = moment.timestamp() * 1000
+        else:
+            value = number
     if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         return None
     # seconds until the year 5138; milliseconds after
     ms = value * 1000 if value < 1e11 else value
-    if ms > 4_102_444_800_000:  # after 2100: not a reset time
+    if not FIRST_MS <= ms <= LAST_MS:  # before 2000 or after 2100: not a reset time
         return None
     return int(ms)
 

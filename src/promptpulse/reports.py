@@ -332,7 +332,8 @@ def _block(start: int, lines: list[UsageRow], now_ms: int, length: int) -> Block
         usage.add(line)
     end = start + length
     last = lines[-1].ts
-    active = now_ms - last < length and now_ms < end
+    # a block that starts after now (the clock set to a past instant) is not active yet
+    active = start <= now_ms and now_ms - last < length and now_ms < end
     block = Block(start, end, last, False, active, len(lines), usage)
     if active:
         block.burn_rate = _burn_rate(lines[0].ts, last, usage.totals)

@@ -73,6 +73,7 @@ class Input:
         "claude_cost",
         "context_pct",
         "context_size",
+        "context_tokens",
         "exceeds_200k",
         "five_hour",
         "model_id",
@@ -90,6 +91,7 @@ class Input:
         self.claude_cost: float | None = None
         self.context_pct: float | None = None
         self.context_size: int | None = None
+        self.context_tokens: int | None = None  # the prompt's size, as Claude Code counts it
         self.exceeds_200k = False
         self.five_hour: tuple[float, int] | None = None
         self.seven_day: tuple[float, int] | None = None
@@ -159,6 +161,13 @@ def parse_input(raw: bytes | str) -> Input:
         if all(p is not None and p >= 0 for p in parts):
             used = sum(p for p in parts if p is not None)
             inp.context_pct = limits.percent(min(100.0 * used / inp.context_size, 100.0))
+    if current:
+        parts = [
+            _number(current.get(k))
+            for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        ]
+        if all(p is not None and 0 <= p < 1e12 for p in parts):
+            inp.context_tokens = int(sum(p for p in parts if p is not None))
     inp.exceeds_200k = doc.get("exceeds_200k_tokens") is True
     rate_limits = _object(doc.get("rate_limits"))
     inp.five_hour = _window(rate_limits.get("five_hour"))
@@ -189,12 +198,13 @@ def compute(inp: Input, db: sqlite3.Connection | None, now_ms: int) -> Figures:
     system time zone's."""
     fig = Figures()
     fig.session_cost = inp.claude_cost
+    fig.context_tokens = inp.context_tokens
     if db is not None:
         if inp.session_id:
             cost, tokens = glance.session_cost(db, inp.session_id)
             if tokens:
                 fig.session_cost = cost
-            fig.context_tokens = glance.context_tokens(db, inp.session_id)
+            fig.context_tokens = inp.context_tokens or glance.context_tokens(db, inp.session_id)
         fig.today_cost = glance.cost_between(db, *glance.local_day_bounds(now_ms))
         block = glance.active_block(db, now_ms)
         if block is not None:
@@ -293,15 +303,18 @@ def default_line(values: Mapping[str, str | None], colour: bool) -> str:
 
 
 def render(template: str, values: Mapping[str, str | None]) -> str:
-    """``--format``: each ``{placeholder}`` replaced; unknown figures as ``-``, unknown
-    placeholders left as they are."""
+    """``--format``: each ``{placeholder}`` replaced, an unknown figure as ``-``; anything else
+    (an unknown placeholder, a stray brace) printed as written."""
+    import re  # already loaded by json
 
-    class _Values(dict[str, str]):
-        def __missing__(self, key: str) -> str:
-            return "{" + key + "}"
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            return match.group(0)
+        value = values[name]
+        return "-" if value is None else value
 
-    filled = _Values({k: "-" if v is None else v for k, v in values.items()})
-    return template.format_map(filled)
+    return re.sub(r"\{([a-z_]+)\}", fill, template)
 
 
 # --- running it -------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def limit_rows(
     out = {}
     for r in readings:
         key = iso_ms(r.ts)
-        if ("limits", key) in acknowledged:
+        if ("limits", key) in acknowledged or not _acceptable(r):
             continue
         windows: dict[str, Any] = {}
         for field, figures in (
@@ -109,6 +109,14 @@ def limit_rows(
             )
         out[key] = {"recordedAt": key, **windows, "sessionId": r.session_id, "model": r.model}
     return out
+
+
+def _acceptable(r: Reading) -> bool:
+    """A reading whose instants the server takes (an older statusline kept any)."""
+    from promptpulse.limits import FIRST_MS, LAST_MS
+
+    instants = [r.ts, r.five_hour_resets, r.seven_day_resets]
+    return all(t is None or FIRST_MS <= t <= LAST_MS for t in instants)
 
 
 def plan_rows(plan: str, monthly_usd: float | None) -> dict[str, dict[str, Any]]:

@@ -765,6 +765,20 @@ class LimitsCard:
         return self.five is None and self.seven is None
 
 
+def _period_axis(
+    period: tuple[dt.datetime | None, dt.datetime | None], now: dt.datetime, zone: ZoneInfo
+) -> dict[str, Any]:
+    """A date axis over the period shown (up to now), not just over the readings' span."""
+    start, end = period
+    if start is None or end is None:
+        return {"type": "date"}
+    end = min(end, now)
+    return {
+        "type": "date",
+        "range": [start.astimezone(zone).isoformat(), end.astimezone(zone).isoformat()],
+    }
+
+
 def limits_card(
     current: tuple[schemas.WindowStatusOut | None, schemas.WindowStatusOut | None],
     latest: Sequence[Any],
@@ -773,10 +787,11 @@ def limits_card(
     usage: Iterable[Sequence[Any]],
     now: dt.datetime,
     zone: ZoneInfo,
+    period: tuple[dt.datetime | None, dt.datetime | None] = (None, None),
 ) -> LimitsCard:
     """From the windows' status now and the latest readings they come from, the period's
     readings (stored rows, oldest first), the plan (name, price) and the overview's (date,
-    model, …, cost) rows."""
+    model, …, cost) rows; the chart spans the ``period`` (start, end) when it has both."""
     by_month: dict[tuple[int, int], float] = defaultdict(float)
     for day, *_, cost in usage:
         by_month[(day.year, day.month)] += float(cost or 0)
@@ -802,7 +817,10 @@ def limits_card(
                     "hovertemplate": "%{x|%d %b %H:%M}<br>%{y:.1f}% of the week<extra></extra>",
                 }
             ],
-            {"yaxis": {"ticksuffix": "%", "rangemode": "tozero"}, "xaxis": {"type": "date"}},
+            {
+                "yaxis": {"ticksuffix": "%", "rangemode": "tozero"},
+                "xaxis": _period_axis(period, now, zone),
+            },
         )
     last = max(latest, key=lambda r: r.recorded_at, default=None)
     return LimitsCard(

@@ -383,6 +383,7 @@ def _limits(
         rows,
         now,
         ctx.filters.zone,
+        (start, end),
     )
     return card, []
 
