@@ -190,7 +190,8 @@ def _warn_unknown_models(ledger: Any, project: str | None) -> None:
     if unknown:
         _stderr().print(
             f"[yellow]warning:[/] no price known for {', '.join(unknown)}; "
-            "their tokens count, their cost is 0"
+            "their tokens count, their cost is 0 (to price one: promptpulse prices set MODEL "
+            "--input USD --output USD, per million tokens)"
         )
 
 
@@ -604,6 +605,136 @@ def statusline(
     raise typer.Exit(statusline_main(args + (["--fresh"] if fresh else [])))
 
 
+# --- prices -------------------------------------------------------------------------------
+
+prices_app = typer.Typer(
+    help="The prices costs are computed with: list them, correct them (prices set), or fetch "
+    "a fresh table (prices update).",
+)
+app.add_typer(prices_app, name="prices")
+
+
+@prices_app.callback(invoke_without_command=True)
+def prices_list(
+    ctx: typer.Context,
+    json_out: Annotated[
+        bool, typer.Option("--json", "-j", help="Print the table as JSON.")
+    ] = False,
+) -> None:
+    """List the prices in effect (USD per million tokens), the day they were checked and where
+    each came from: packaged, updated (prices update) or override (prices set)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from promptpulse import pricing
+    from promptpulse.price_files import override_path
+
+    table = pricing.price_table()
+    overrides = override_path() if override_path().exists() else None
+    if json_out:
+        _print_json(pricing.table_json(table, overrides))
+        return
+    from promptpulse.display import prices_table
+
+    _stdout().print(prices_table(table))
+    typer.echo(f"Packaged prices checked {table.checked}.")
+    if table.updated:
+        typer.echo(f"Updated table fetched {table.updated} from {table.updated_from}.")
+    if overrides is not None:
+        typer.echo(f"Overrides in {overrides}.")
+
+
+@prices_app.command("set")
+def prices_set(
+    model: Annotated[str, typer.Argument(help="The model, as logged or without its date.")],
+    rate_in: Annotated[float, typer.Option("--input", help="USD per million input tokens.")],
+    rate_out: Annotated[float, typer.Option("--output", help="USD per million output tokens.")],
+    cache_write: Annotated[
+        float | None,
+        typer.Option(
+            "--cache-write",
+            help="USD per million tokens written to the cache (default: 1.25 × input).",
+        ),
+    ] = None,
+    cache_read: Annotated[
+        float | None,
+        typer.Option(
+            "--cache-read",
+            help="USD per million tokens read from the cache (default: 0.1 × input).",
+        ),
+    ] = None,
+) -> None:
+    """Price MODEL yourself: a model promptpulse does not know, or a correction of one it
+    does. Kept in prices.json in the config dir; the ledger re-prices on the next report."""
+    from promptpulse import pricing
+    from promptpulse.price_files import set_override
+
+    name = pricing.canonical_name(model)
+    entry: dict[str, float] = {"input": rate_in, "output": rate_out}
+    if cache_write is not None:
+        entry["cache_write"] = cache_write
+    if cache_read is not None:
+        entry["cache_read"] = cache_read
+    path = set_override(name, entry)
+    pricing.reload()
+    price = pricing.price_table().models[name]
+    rates = ", ".join(f"{k} {v}" for k, v in pricing.rates_text(price.base).items())
+    typer.echo(f"{name}: {rates} per million tokens (in {path}).")
+
+
+@prices_app.command("unset")
+def prices_unset(
+    model: Annotated[str, typer.Argument(help="The model whose override goes.")],
+) -> None:
+    """Remove your price for MODEL: the updated or packaged price applies again."""
+    from promptpulse import pricing
+    from promptpulse.price_files import override_path, unset_override
+
+    name = pricing.canonical_name(model)
+    if not unset_override(name):
+        raise UserError(f"no price of yours for {name} in {override_path()}")
+    pricing.reload()
+    typer.echo(f"Removed your price for {name}.")
+
+
+@prices_app.command("update")
+def prices_update(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where to fetch a price JSON in LiteLLM's shape from (default: LiteLLM's "
+            "model_prices_and_context_window.json on GitHub)."
+        ),
+    ] = None,
+) -> None:
+    """Fetch a fresh price table (LiteLLM's, for claude-* models) and keep it in the data dir;
+    says what changed. Your own prices (prices set) still win. Needs the network; reports
+    never do."""
+    from promptpulse import clock, pricing
+    from promptpulse import price_update as pu
+    from promptpulse.price_files import save_updated
+
+    url = url or pu.LITELLM_URL
+    before = pricing.price_table()
+    try:
+        today = clock.from_env()().date().isoformat()
+        models = pu.from_litellm(pu.fetch(url), before.aliases)
+    except (pu.UpdateError, clock.ClockError) as exc:
+        raise UserError(f"{exc}; prices unchanged") from exc
+    if not models:
+        raise UserError(f"no Claude prices in {url}; prices unchanged")
+    from promptpulse.price_files import overrides
+
+    after = pricing.build_table(pricing.packaged(), models, overrides(), today, url)
+    path = save_updated(models, today, url)
+    pricing.reload()
+    lines = pu.changes(before, after)
+    typer.echo(f"Fetched {len(models)} Claude models from {url} (kept in {path}).")
+    for line in lines:
+        typer.echo(f"  {line}")
+    if not lines:
+        typer.echo("No price changed.")
+
+
 # --- the server: login, collect, status -----------------------------------------------------
 
 config_app = typer.Typer(
@@ -879,7 +1010,7 @@ def collect(
     project_privacy: Annotated[
         Privacy | None,
         typer.Option(
-            help="How projects are named on the server [default: the config's, basename]."
+            help="How projects are named on the server (default: the config's, basename)."
         ),
     ] = None,
     timezone: TzOpt = None,
@@ -1283,14 +1414,40 @@ def team_members(
 # --- entry point ----------------------------------------------------------------------------
 
 
+def _unwrap(text: str) -> str:
+    """A docstring's paragraphs, each on one line with single spaces: the source wraps them at
+    100 columns, and --help wraps them again to the terminal's width."""
+    return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n") if p.strip())
+
+
+def _tidy_help(group: typer.Typer) -> None:
+    """Give every command its docstring unwrapped as its help (rich markup mode keeps a
+    docstring's line breaks in the list of commands)."""
+    import inspect
+
+    infos = [*group.registered_commands]
+    if group.registered_callback is not None:
+        infos.append(group.registered_callback)  # type: ignore[arg-type]
+    for info in infos:
+        if info.help is None and info.callback is not None:
+            info.help = _unwrap(inspect.getdoc(info.callback) or "")
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _tidy_help(sub.typer_instance)
+
+
+_tidy_help(app)
+
+
 def main() -> None:
     """Run the CLI; known problems print one line, unexpected ones no traceback."""
     from promptpulse.config import ConfigError
     from promptpulse.ledger import LedgerError
+    from promptpulse.price_files import PriceFileError
 
     try:
         app()
-    except (UserError, LedgerError, ConfigError) as exc:
+    except (UserError, LedgerError, ConfigError, PriceFileError) as exc:
         _stderr().print(f"[red]error:[/] {exc}")
         sys.exit(2)
     except KeyboardInterrupt:

@@ -304,3 +304,26 @@ def subscription_table(plan: str, months: list[Any]) -> Table:
         worth = "-" if m.value is None else f"{m.value:.1f}×"
         table.add_row(m.month, money(m.cost), price, worth)
     return table
+
+
+def prices_table(table: Any) -> Table:
+    """``promptpulse prices``: the rates per million tokens, a long-context row under a model
+    that has one, and where each price came from."""
+    from promptpulse.pricing import rates_text
+
+    out = Table(title="Prices, USD per million tokens", box=box.ROUNDED, header_style="bold cyan")
+    out.add_column("Model", overflow="fold")
+    for name in ("Input", "Output", "Cache Write", "Cache Read"):
+        out.add_column(name, justify="right", no_wrap=True)
+    out.add_column("Source", no_wrap=True)
+    for name in sorted(table.models):
+        p = table.models[name]
+        out.add_row(name, *rates_text(p.base).values(), p.source)
+        if p.long_context is not None:
+            out.add_row(
+                f"  above {p.long_context_above:,} tokens",
+                *rates_text(p.long_context).values(),
+                "",
+                style="dim",
+            )
+    return out

@@ -224,6 +224,7 @@ class Ledger:
         version = pricing.prices_version()
         if self._meta("prices_version") == version:
             return
+        pricing.price_table()  # a user's price file that is not right says so, even with no lines
         with self._transaction():
             rows = self.db.execute(
                 "SELECT id, model, speed, input, output, cache_write, cache_write_1h, cache_read "
