@@ -101,6 +101,14 @@ ProjectOpt = Annotated[
 BreakdownOpt = Annotated[
     bool, typer.Option("--breakdown", "-b", help="Add a row per model under each row.")
 ]
+CompactOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compact",
+        help="Fewer columns (input, output and cost), as on a narrow terminal, where it is "
+        "the default.",
+    ),
+]
 VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="List the lines that could not be counted.")
 ]
@@ -211,6 +219,7 @@ def _period_report(
     breakdown: bool,
     verbose: bool,
     start_of_week: str = "sunday",
+    compact: bool = False,
 ) -> None:
     from promptpulse import reports
 
@@ -233,7 +242,7 @@ def _period_report(
         return
     from rich.console import Console
 
-    from promptpulse.display import period_table
+    from promptpulse.display import period_table, print_fitted
 
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
     total = reports.grand_total(p.usage for p in periods)
@@ -241,7 +250,12 @@ def _period_report(
     if not periods:
         console.print("No usage found.")
         return
-    console.print(period_table(f"Claude Code usage, {period}", label, periods, total, breakdown))
+    title = f"Claude Code usage, {period}"
+    print_fitted(
+        console,
+        lambda layout: period_table(title, label, periods, total, breakdown, layout=layout),
+        compact,
+    )
 
 
 def _weekday(name: str) -> int:
@@ -267,6 +281,7 @@ def daily(
     project: ProjectOpt = None,
     breakdown: BreakdownOpt = False,
     verbose: VerboseOpt = False,
+    compact: CompactOpt = False,
     live: Annotated[
         bool, typer.Option("--live", "-l", help="Keep the view on screen, refreshed; Ctrl-C stops.")
     ] = False,
@@ -304,7 +319,17 @@ def daily(
             live_view.run(frame, Console(), refresh=refresh)
         return
     _period_report(
-        "daily", json_out, since, until, timezone, mode, order, project, breakdown, verbose
+        "daily",
+        json_out,
+        since,
+        until,
+        timezone,
+        mode,
+        order,
+        project,
+        breakdown,
+        verbose,
+        compact=compact,
     )
 
 
@@ -319,6 +344,7 @@ def weekly(
     project: ProjectOpt = None,
     breakdown: BreakdownOpt = False,
     verbose: VerboseOpt = False,
+    compact: CompactOpt = False,
     start_of_week: Annotated[
         str, typer.Option("--start-of-week", "-w", help="First day of a week.")
     ] = "sunday",
@@ -336,6 +362,7 @@ def weekly(
         breakdown,
         verbose,
         start_of_week,
+        compact,
     )
 
 
@@ -350,10 +377,21 @@ def monthly(
     project: ProjectOpt = None,
     breakdown: BreakdownOpt = False,
     verbose: VerboseOpt = False,
+    compact: CompactOpt = False,
 ) -> None:
     """Usage per month."""
     _period_report(
-        "monthly", json_out, since, until, timezone, mode, order, project, breakdown, verbose
+        "monthly",
+        json_out,
+        since,
+        until,
+        timezone,
+        mode,
+        order,
+        project,
+        breakdown,
+        verbose,
+        compact=compact,
     )
 
 
@@ -368,6 +406,7 @@ def session(
     project: ProjectOpt = None,
     breakdown: BreakdownOpt = False,
     verbose: VerboseOpt = False,
+    compact: CompactOpt = False,
 ) -> None:
     """Usage per Claude Code session (subagents count in their parent session), costliest
     first; --since/--until select sessions by their last activity."""
@@ -386,14 +425,16 @@ def session(
         return
     from rich.console import Console
 
-    from promptpulse.display import session_table
+    from promptpulse.display import print_fitted, session_table
 
     console = Console()
     if not sessions:
         console.print("No usage found.")
         return
     total = reports.grand_total(s.usage for s in sessions)
-    console.print(session_table(sessions, total, breakdown, tz))
+    print_fitted(
+        console, lambda layout: session_table(sessions, total, breakdown, tz, layout), compact
+    )
 
 
 @report_app.command()
@@ -406,6 +447,7 @@ def blocks(
     order: OrderOpt = None,
     project: ProjectOpt = None,
     verbose: VerboseOpt = False,
+    compact: CompactOpt = False,
     active: Annotated[
         bool, typer.Option("--active", "-a", help="Only the active block, with projections.")
     ] = False,
@@ -487,13 +529,13 @@ def blocks(
         return
     from rich.console import Console
 
-    from promptpulse.display import block_table
+    from promptpulse.display import block_table, print_fitted
 
     console = Console()
     if not shown:
         console.print("No active block." if active else "No usage found.")
         return
-    console.print(block_table(shown, tz, limit))
+    print_fitted(console, lambda layout: block_table(shown, tz, limit, layout), compact)
 
 
 @report_app.command("limits")
