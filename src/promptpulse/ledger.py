@@ -250,7 +250,11 @@ class Ledger:
     def sync(self, roots: Sequence[Path], progress: ProgressCallback | None = None) -> SyncResult:
         """Bring the ledger up to date with the log files below ``roots``; a file that is gone
         is marked deleted (its lines stay)."""
-        return self._sync(find_log_files(list(roots)), progress, every_file=True)
+        unreadable: list[tuple[str, str]] = []
+        files = find_log_files(list(roots), unreadable)
+        result = self._sync(files, progress, every_file=True)
+        result.unreadable[:0] = unreadable
+        return result
 
     def sync_files(self, files: Sequence[LogFile]) -> SyncResult:
         """Bring the ledger up to date with some log files only (the statusline's session)."""
