@@ -1057,6 +1057,12 @@ def collect(
     ] = None,
     timezone: TzOpt = None,
     verbose: VerboseOpt = False,
+    timestamps: Annotated[
+        bool,
+        typer.Option(
+            "--timestamps", help="Begin every line with the time (the cron job's log does)."
+        ),
+    ] = False,
 ) -> None:
     """Sync the ledger, then upload the daily, session and block rows that changed since the
     server last acknowledged them. Exits non-zero when something is left pending; the next
@@ -1066,6 +1072,8 @@ def collect(
     from promptpulse import uploads
     from promptpulse.client import ServerError
 
+    if timestamps:
+        _stamp_lines()
     conf = _config()
     if not conf.api_key or not conf.server:
         raise UserError("not logged in: run promptpulse login")
@@ -1078,12 +1086,16 @@ def collect(
             rows = collecting.changed_rows(ledger, tz, granularity.value, first, privacy, _now_ms())
             rows += collecting.account_rows(ledger, *plan)
             pending = len(ledger.pending())
-            counts = {k: sum(1 for r in rows if r[0] == k) for k in uploads.KINDS}
+            counts: dict[str, int] = {k: sum(1 for r in rows if r[0] == k) for k in uploads.KINDS}
             typer.echo(
-                f"would send {counts['daily']} day(s), {counts['sessions']} session(s), "
-                f"{counts['blocks']} block(s), {counts['limits']} limits reading(s)"
-                + (", the plan" if counts["plan"] else "")
-                + f"; {pending} batch(es) pending"
+                f"Would send {collecting.summary(counts) or 'nothing new'}"
+                + (
+                    f", and {collecting.plural(pending, 'batch', 'batches')} kept from an "
+                    "earlier collect"
+                    if pending
+                    else ""
+                )
+                + "."
             )
             return
         with _client(conf.server, conf.api_key) as client:
@@ -1101,17 +1113,29 @@ def collect(
                 )
             except ServerError as exc:
                 left = len(ledger.pending())
-                raise UserError(
-                    f"{exc}; {left} batch(es) kept and sent with the next collect"
-                ) from exc
-    if result.rows_sent or result.resent:
-        typer.echo(
-            f"Sent {result.rows_sent} row(s) in {result.batches_sent} batch(es)"
-            + (f", and {result.resent} pending batch(es)" if result.resent else "")
-            + f" to {conf.server}."
-        )
+                kept = collecting.plural(left, "batch", "batches")
+                raise UserError(f"{exc}; {kept} kept and sent with the next collect") from exc
+    sent = collecting.summary(result.sent)
+    earlier = collecting.plural(result.resent, "batch", "batches") + " kept from an earlier collect"
+    if sent and result.resent:
+        typer.echo(f"Sent {sent}, and {earlier}, to {conf.server}.")
+    elif sent or result.resent:
+        typer.echo(f"Sent {sent or earlier} to {conf.server}.")
     else:
         typer.echo("Nothing new to send.")
+
+
+def _stamp_lines() -> None:
+    """From now on, every line on stdout and stderr starts with the clock's instant."""
+    from promptpulse import clock
+    from promptpulse.schedule import StampedLines
+
+    try:
+        now = clock.from_env()
+    except clock.ClockError as exc:
+        raise UserError(str(exc)) from exc
+    sys.stdout = StampedLines(sys.stdout, now)
+    sys.stderr = StampedLines(sys.stderr, now)
 
 
 class Interval(StrEnum):
@@ -1224,7 +1248,8 @@ def status() -> None:
     typer.echo(f"user: {conf.username or '(not logged in)'}")
     with Ledger(cfg.ledger_path()) as ledger:
         stats = ledger.stats()
-        typer.echo(f"pending uploads: {len(ledger.pending())} batch(es)")
+        pending = len(ledger.pending())
+        typer.echo(f"pending uploads: {pending} batch{'' if pending == 1 else 'es'}")
         now_ms = _now_ms()
         readings = ledger.readings(from_ms=now_ms - 8 * 86_400_000)
     typer.echo(f"plan: {conf.plan or '(not set: promptpulse config set plan ...)'}")
