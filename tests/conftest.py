@@ -28,6 +28,9 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PROMPTPULSE_NOW", testclock.iso(testclock.NOW))
     # servers that tests start let anyone sign up, unless a test is about sign-up itself
     monkeypatch.setenv("PROMPTPULSE_SIGNUP", "open")
+    from promptpulse import pricing
+
+    pricing.reload()  # the price files are read from this test's home
     return home
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -151,3 +152,48 @@ def test_a_ledger_from_a_newer_promptpulse_is_one_line_and_exit_2(root: Path) ->
     done = run("report", "daily", root=root)
     assert done.returncode == 2 and done.stderr.startswith("error: the ledger at ")
     assert "newer promptpulse" in done.stderr and "Traceback" not in done.stderr
+
+
+def _commands(command: object, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    import click
+
+    found: list[tuple[tuple[str, ...], object]] = [(path, command)]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            found += _commands(sub, (*path, name))
+    return found
+
+
+def test_every_help_text_is_whole_sentences_without_hard_line_breaks() -> None:
+    """--help at 80 columns: paragraphs unwrapped (the terminal wraps them), no stray spaces
+    and no option default eaten as rich markup."""
+    import warnings
+
+    import click
+
+    with warnings.catch_warnings():  # typer's shell completion uses a click name click deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import typer.main
+
+        from promptpulse.cli import app
+
+        commands = _commands(typer.main.get_command(app))
+    assert len(commands) > 30
+    for path, command in commands:
+        assert isinstance(command, click.Command)
+        texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+        for text in texts:
+            for paragraph in text.split("\n\n"):
+                assert "\n" not in paragraph and "  " not in paragraph, (path, paragraph)
+                assert not re.search(r" [.,](?!\.)", paragraph), (path, paragraph)
+                assert "[default" not in paragraph, (path, paragraph)  # rich would eat it
+    for path in [("collect",), ("prices",), ("prices", "set"), ("report", "session")]:
+        out = subprocess.run(
+            [sys.executable, "-m", "promptpulse", *path, "--help"],
+            env=dict(os.environ, COLUMNS="80"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        assert max(len(line) for line in out.splitlines()) <= 80
+        assert not re.search(r" [.,](?!\.)", out), path

@@ -13,7 +13,7 @@ import pytest
 from logtree import TreeSpec, assistant, generate, response, write
 
 from promptpulse import uploads
-from promptpulse.collect import changed_rows
+from promptpulse.collect import changed_rows, summary
 from promptpulse.ledger import Ledger
 
 pytestmark = pytest.mark.dates
@@ -119,3 +119,17 @@ def test_another_zone_or_privacy_means_everything_again(tmp_path: Path) -> None:
         assert led.changes_since_collect("Asia/Tokyo|basename")[0] == 0
         led.forget_uploads()
         assert led.changes_since_collect("UTC|basename")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("counts", "words"),
+    [
+        ({}, ""),
+        ({"daily": 1}, "1 day"),
+        ({"daily": 1, "sessions": 3, "blocks": 2}, "1 day, 3 sessions and 2 blocks"),
+        ({"sessions": 1, "limits": 2, "plan": 1}, "1 session, 2 limits readings and the plan"),
+        ({"daily": 0, "blocks": 1}, "1 block"),
+    ],
+)
+def test_what_was_sent_in_words(counts: dict[str, int], words: str) -> None:
+    assert summary(counts) == words

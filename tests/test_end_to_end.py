@@ -142,7 +142,8 @@ def test_login_collect_and_the_server_equals_the_local_report(
         response(t, "late_1", "late_r1", 2, output=999, cwd="/home/dev/late", session="late"),
     )
     third = pp(user_env, "collect")
-    assert third.returncode == 0 and "Sent" in third.stdout
+    assert third.returncode == 0
+    assert third.stdout == f"Sent 1 day, 1 session and 1 block to {server.base}.\n"
     local = json.loads(pp(user_env, "report", "daily", "--json").stdout)
     assert "2026-04-02" in {d["date"] for d in local["daily"]}
     same_days(server_daily(server, user_env), local)
@@ -167,6 +168,7 @@ def test_server_down_keeps_data_and_delivers_it_once_after_restart(
     server.start()
     up = pp(user_env, "collect")
     assert up.returncode == 0, up.stderr
+    assert up.stdout == f"Sent 1 batch kept from an earlier collect to {server.base}.\n"
     local = json.loads(pp(user_env, "report", "daily", "--json").stdout)
     same_days(server_daily(server, user_env), local)
     assert "pending uploads: 0" in pp(user_env, "status").stdout
@@ -223,7 +225,7 @@ def test_a_lost_answer_is_resent_and_not_counted_twice(
         )
     before = server_daily(server, user_env)["totals"]["totalTokens"]
     out = pp(user_env, "collect")
-    assert out.returncode == 0 and "1 pending batch" in out.stdout
+    assert out.returncode == 0 and "1 batch kept from an earlier collect" in out.stdout
     assert server_daily(server, user_env)["totals"]["totalTokens"] == before
 
 
@@ -486,7 +488,7 @@ def test_a_batch_the_server_refuses_is_rebuilt_not_stuck(
         )
     out = pp(user_env, "collect")
     assert out.returncode == 0, out.stderr
-    assert "refused 1 earlier batch(es)" in out.stderr and "Sent" in out.stdout
+    assert "refused 1 earlier batch as invalid" in out.stderr and "Sent" in out.stdout
     key = json.loads((Path(user_env["PROMPTPULSE_HOME"]) / "config" / "config.json").read_text())
     readings = httpx.get(
         f"{server.base}/api/usage/limits",

@@ -215,6 +215,28 @@ def test_unreadable_files_are_reported(root: Path, led: Ledger) -> None:
     assert led.stats()["responses"] == 1
 
 
+def test_a_folder_that_cannot_be_listed_is_reported(
+    root: Path, led: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a file that cannot be read is (root can list any folder, so the refusal is staged)."""
+    import os
+
+    write(root / "projects" / "p" / "ok.jsonl", [assistant(T, "m1", "r1")])
+    locked = root / "projects" / "locked"
+    write(locked / "s.jsonl", [assistant(T, "m2", "r2")])
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if path == str(locked):
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = led.sync([root])
+    assert result.unreadable == [(str(locked), "Permission denied")]
+    assert led.stats()["responses"] == 1
+
+
 def test_costs_are_recomputed_when_prices_change(root: Path, tmp_path: Path) -> None:
     write(
         root / "projects" / "p" / "s.jsonl",

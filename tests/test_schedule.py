@@ -33,7 +33,7 @@ def test_setup_installs_one_job_and_removes_it(env: dict[str, str]) -> None:
     assert len(lines) == 1
     line = lines[0]
     assert line.startswith(("0 * * * * ", "@hourly "))  # python-crontab may shorten it
-    assert f"{sys.executable} -m promptpulse collect" in line
+    assert f"{sys.executable} -m promptpulse collect --timestamps" in line
     assert f"PROMPTPULSE_HOME={env['PROMPTPULSE_HOME']}" in line
     assert "collect.log 2>&1" in line
     assert "promptpulse collect" in pp(env, "status").stdout.split("cron job:")[1]
@@ -54,3 +54,29 @@ def test_without_crontab_it_says_how_to_install_cron(env: dict[str, str], tmp_pa
     assert out.returncode == 2
     assert "install cron" in out.stderr and "promptpulse collect" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_the_cron_jobs_log_lines_start_with_the_time(env: dict[str, str]) -> None:
+    """collect --timestamps (as the job runs it): every line, errors too, starts with the
+    instant from the clock."""
+    env["PROMPTPULSE_NOW"] = "2026-09-16T15:04:05Z"
+    out = pp(env, "collect", "--timestamps")
+    assert out.returncode == 2
+    assert out.stderr == "2026-09-16T15:04:05Z error: not logged in: run promptpulse login\n"
+
+
+def test_stamped_lines_stamp_each_line_once() -> None:
+    import io
+    from datetime import UTC, datetime
+
+    from promptpulse.clock import fixed
+    from promptpulse.schedule import StampedLines
+
+    target = io.StringIO()
+    stream = StampedLines(target, fixed(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)))
+    stream.write("one\ntw")
+    stream.write("o\n\nthree\n")
+    assert target.getvalue() == (
+        "2026-01-02T03:04:05Z one\n2026-01-02T03:04:05Z two\n"
+        "2026-01-02T03:04:05Z \n2026-01-02T03:04:05Z three\n"
+    )

@@ -101,6 +101,14 @@ ProjectOpt = Annotated[
 BreakdownOpt = Annotated[
     bool, typer.Option("--breakdown", "-b", help="Add a row per model under each row.")
 ]
+CompactOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compact",
+        help="Fewer columns (input, output and cost), as on a narrow terminal, where it is "
+        "the default.",
+    ),
+]
 VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="List the lines that could not be counted.")
 ]
@@ -190,7 +198,8 @@ def _warn_unknown_models(ledger: Any, project: str | None) -> None:
     if unknown:
         _stderr().print(
             f"[yellow]warning:[/] no price known for {', '.join(unknown)}; "
-            "their tokens count, their cost is 0"
+            "their tokens count, their cost is 0 (to price one: promptpulse prices set MODEL "
+            "--input USD --output USD, per million tokens)"
         )
 
 
@@ -210,6 +219,7 @@ def _period_report(
     breakdown: bool,
     verbose: bool,
     start_of_week: str = "sunday",
+    compact: bool = False,
 ) -> None:
     from promptpulse import reports
 
@@ -232,7 +242,7 @@ def _period_report(
         return
     from rich.console import Console
 
-    from promptpulse.display import period_table
+    from promptpulse.display import period_table, print_fitted
 
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
     total = reports.grand_total(p.usage for p in periods)
@@ -240,7 +250,12 @@ def _period_report(
     if not periods:
         console.print("No usage found.")
         return
-    console.print(period_table(f"Claude Code usage, {period}", label, periods, total, breakdown))
+    title = f"Claude Code usage, {period}"
+    print_fitted(
+        console,
+        lambda layout: period_table(title, label, periods, total, breakdown, layout=layout),
+        compact,
+    )
 
 
 def _weekday(name: str) -> int:
@@ -266,6 +281,7 @@ def daily(
     project: ProjectOpt = None,
     breakdown: BreakdownOpt = False,
     verbose: VerboseOpt = False,
+    compact: CompactOpt = False,
     live: Annotated[
         bool, typer.Option("--live", "-l", help="Keep the view on screen, refreshed; Ctrl-C stops.")
     ] = False,
@@ -303,7 +319,17 @@ def daily(
             live_view.run(frame, Console(), refresh=refresh)
         return
     _period_report(
-        "daily", json_out, since, until, timezone, mode, order, project, breakdown, verbose
+        "daily",
+        json_out,
+        since,
+        until,
+        timezone,
+        mode,
+        order,
+        project,
+        breakdown,
+        verbose,
+        compact=compact,
     )
 
 
@@ -318,6 +344,7 @@ def weekly(
     project: ProjectOpt = None,
     breakdown: BreakdownOpt = False,
     verbose: VerboseOpt = False,
+    compact: CompactOpt = False,
     start_of_week: Annotated[
         str, typer.Option("--start-of-week", "-w", help="First day of a week.")
     ] = "sunday",
@@ -335,6 +362,7 @@ def weekly(
         breakdown,
         verbose,
         start_of_week,
+        compact,
     )
 
 
@@ -349,10 +377,21 @@ def monthly(
     project: ProjectOpt = None,
     breakdown: BreakdownOpt = False,
     verbose: VerboseOpt = False,
+    compact: CompactOpt = False,
 ) -> None:
     """Usage per month."""
     _period_report(
-        "monthly", json_out, since, until, timezone, mode, order, project, breakdown, verbose
+        "monthly",
+        json_out,
+        since,
+        until,
+        timezone,
+        mode,
+        order,
+        project,
+        breakdown,
+        verbose,
+        compact=compact,
     )
 
 
@@ -367,6 +406,7 @@ def session(
     project: ProjectOpt = None,
     breakdown: BreakdownOpt = False,
     verbose: VerboseOpt = False,
+    compact: CompactOpt = False,
 ) -> None:
     """Usage per Claude Code session (subagents count in their parent session), costliest
     first; --since/--until select sessions by their last activity."""
@@ -385,14 +425,16 @@ def session(
         return
     from rich.console import Console
 
-    from promptpulse.display import session_table
+    from promptpulse.display import print_fitted, session_table
 
     console = Console()
     if not sessions:
         console.print("No usage found.")
         return
     total = reports.grand_total(s.usage for s in sessions)
-    console.print(session_table(sessions, total, breakdown, tz))
+    print_fitted(
+        console, lambda layout: session_table(sessions, total, breakdown, tz, layout), compact
+    )
 
 
 @report_app.command()
@@ -405,6 +447,7 @@ def blocks(
     order: OrderOpt = None,
     project: ProjectOpt = None,
     verbose: VerboseOpt = False,
+    compact: CompactOpt = False,
     active: Annotated[
         bool, typer.Option("--active", "-a", help="Only the active block, with projections.")
     ] = False,
@@ -486,13 +529,13 @@ def blocks(
         return
     from rich.console import Console
 
-    from promptpulse.display import block_table
+    from promptpulse.display import block_table, print_fitted
 
     console = Console()
     if not shown:
         console.print("No active block." if active else "No usage found.")
         return
-    console.print(block_table(shown, tz, limit))
+    print_fitted(console, lambda layout: block_table(shown, tz, limit, layout), compact)
 
 
 @report_app.command("limits")
@@ -611,6 +654,136 @@ def statusline(
     args = ["--format", template] if template is not None else []
     args += ["--no-color"] if no_color else []
     raise typer.Exit(statusline_main(args + (["--fresh"] if fresh else [])))
+
+
+# --- prices -------------------------------------------------------------------------------
+
+prices_app = typer.Typer(
+    help="The prices costs are computed with: list them, correct them (prices set), or fetch "
+    "a fresh table (prices update).",
+)
+app.add_typer(prices_app, name="prices")
+
+
+@prices_app.callback(invoke_without_command=True)
+def prices_list(
+    ctx: typer.Context,
+    json_out: Annotated[
+        bool, typer.Option("--json", "-j", help="Print the table as JSON.")
+    ] = False,
+) -> None:
+    """List the prices in effect (USD per million tokens), the day they were checked and where
+    each came from: packaged, updated (prices update) or override (prices set)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from promptpulse import pricing
+    from promptpulse.price_files import override_path
+
+    table = pricing.price_table()
+    overrides = override_path() if override_path().exists() else None
+    if json_out:
+        _print_json(pricing.table_json(table, overrides))
+        return
+    from promptpulse.display import prices_table
+
+    _stdout().print(prices_table(table))
+    typer.echo(f"Packaged prices checked {table.checked}.")
+    if table.updated:
+        typer.echo(f"Updated table fetched {table.updated} from {table.updated_from}.")
+    if overrides is not None:
+        typer.echo(f"Overrides in {overrides}.")
+
+
+@prices_app.command("set")
+def prices_set(
+    model: Annotated[str, typer.Argument(help="The model, as logged or without its date.")],
+    rate_in: Annotated[float, typer.Option("--input", help="USD per million input tokens.")],
+    rate_out: Annotated[float, typer.Option("--output", help="USD per million output tokens.")],
+    cache_write: Annotated[
+        float | None,
+        typer.Option(
+            "--cache-write",
+            help="USD per million tokens written to the cache (default: 1.25 × input).",
+        ),
+    ] = None,
+    cache_read: Annotated[
+        float | None,
+        typer.Option(
+            "--cache-read",
+            help="USD per million tokens read from the cache (default: 0.1 × input).",
+        ),
+    ] = None,
+) -> None:
+    """Price MODEL yourself: a model promptpulse does not know, or a correction of one it
+    does. Kept in prices.json in the config dir; the ledger re-prices on the next report."""
+    from promptpulse import pricing
+    from promptpulse.price_files import set_override
+
+    name = pricing.canonical_name(model)
+    entry: dict[str, float] = {"input": rate_in, "output": rate_out}
+    if cache_write is not None:
+        entry["cache_write"] = cache_write
+    if cache_read is not None:
+        entry["cache_read"] = cache_read
+    path = set_override(name, entry)
+    pricing.reload()
+    price = pricing.price_table().models[name]
+    rates = ", ".join(f"{k} {v}" for k, v in pricing.rates_text(price.base).items())
+    typer.echo(f"{name}: {rates} per million tokens (in {path}).")
+
+
+@prices_app.command("unset")
+def prices_unset(
+    model: Annotated[str, typer.Argument(help="The model whose override goes.")],
+) -> None:
+    """Remove your price for MODEL: the updated or packaged price applies again."""
+    from promptpulse import pricing
+    from promptpulse.price_files import override_path, unset_override
+
+    name = pricing.canonical_name(model)
+    if not unset_override(name):
+        raise UserError(f"no price of yours for {name} in {override_path()}")
+    pricing.reload()
+    typer.echo(f"Removed your price for {name}.")
+
+
+@prices_app.command("update")
+def prices_update(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where to fetch a price JSON in LiteLLM's shape from (default: LiteLLM's "
+            "model_prices_and_context_window.json on GitHub)."
+        ),
+    ] = None,
+) -> None:
+    """Fetch a fresh price table (LiteLLM's, for claude-* models) and keep it in the data dir;
+    says what changed. Your own prices (prices set) still win. Needs the network; reports
+    never do."""
+    from promptpulse import clock, pricing
+    from promptpulse import price_update as pu
+    from promptpulse.price_files import save_updated
+
+    url = url or pu.LITELLM_URL
+    before = pricing.price_table()
+    try:
+        today = clock.from_env()().date().isoformat()
+        models = pu.from_litellm(pu.fetch(url), before.aliases)
+    except (pu.UpdateError, clock.ClockError) as exc:
+        raise UserError(f"{exc}; prices unchanged") from exc
+    if not models:
+        raise UserError(f"no Claude prices in {url}; prices unchanged")
+    from promptpulse.price_files import overrides
+
+    after = pricing.build_table(pricing.packaged(), models, overrides(), today, url)
+    path = save_updated(models, today, url)
+    pricing.reload()
+    lines = pu.changes(before, after)
+    typer.echo(f"Fetched {len(models)} Claude models from {url} (kept in {path}).")
+    for line in lines:
+        typer.echo(f"  {line}")
+    if not lines:
+        typer.echo("No price changed.")
 
 
 # --- the server: login, collect, status -----------------------------------------------------
@@ -889,11 +1062,17 @@ def collect(
     project_privacy: Annotated[
         Privacy | None,
         typer.Option(
-            help="How projects are named on the server [default: the config's, basename]."
+            help="How projects are named on the server (default: the config's, basename)."
         ),
     ] = None,
     timezone: TzOpt = None,
     verbose: VerboseOpt = False,
+    timestamps: Annotated[
+        bool,
+        typer.Option(
+            "--timestamps", help="Begin every line with the time (the cron job's log does)."
+        ),
+    ] = False,
 ) -> None:
     """Sync the ledger, then upload the daily, session and block rows that changed since the
     server last acknowledged them. Exits non-zero when something is left pending; the next
@@ -903,6 +1082,8 @@ def collect(
     from promptpulse import uploads
     from promptpulse.client import ServerError
 
+    if timestamps:
+        _stamp_lines()
     conf = _config()
     if not conf.api_key or not conf.server:
         raise UserError("not logged in: run promptpulse login")
@@ -915,12 +1096,16 @@ def collect(
             rows = collecting.changed_rows(ledger, tz, granularity.value, first, privacy, _now_ms())
             rows += collecting.account_rows(ledger, *plan)
             pending = len(ledger.pending())
-            counts = {k: sum(1 for r in rows if r[0] == k) for k in uploads.KINDS}
+            counts: dict[str, int] = {k: sum(1 for r in rows if r[0] == k) for k in uploads.KINDS}
             typer.echo(
-                f"would send {counts['daily']} day(s), {counts['sessions']} session(s), "
-                f"{counts['blocks']} block(s), {counts['limits']} limits reading(s)"
-                + (", the plan" if counts["plan"] else "")
-                + f"; {pending} batch(es) pending"
+                f"Would send {collecting.summary(counts) or 'nothing new'}"
+                + (
+                    f", and {collecting.plural(pending, 'batch', 'batches')} kept from an "
+                    "earlier collect"
+                    if pending
+                    else ""
+                )
+                + "."
             )
             return
         with _client(conf.server, conf.api_key) as client:
@@ -938,22 +1123,35 @@ def collect(
                 )
             except ServerError as exc:
                 left = len(ledger.pending())
-                raise UserError(
-                    f"{exc}; {left} batch(es) kept and sent with the next collect"
-                ) from exc
+                kept = collecting.plural(left, "batch", "batches")
+                raise UserError(f"{exc}; {kept} kept and sent with the next collect") from exc
     if result.rebuilt:
+        refused = collecting.plural(result.rebuilt, "earlier batch", "earlier batches")
         _stderr().print(
-            f"[yellow]warning:[/] the server refused {result.rebuilt} earlier batch(es) as "
-            "invalid; what they held was built again from the ledger"
+            f"[yellow]warning:[/] the server refused {refused} as invalid; what they held "
+            "was built again from the ledger"
         )
-    if result.rows_sent or result.resent:
-        typer.echo(
-            f"Sent {result.rows_sent} row(s) in {result.batches_sent} batch(es)"
-            + (f", and {result.resent} pending batch(es)" if result.resent else "")
-            + f" to {conf.server}."
-        )
+    sent = collecting.summary(result.sent)
+    earlier = collecting.plural(result.resent, "batch", "batches") + " kept from an earlier collect"
+    if sent and result.resent:
+        typer.echo(f"Sent {sent}, and {earlier}, to {conf.server}.")
+    elif sent or result.resent:
+        typer.echo(f"Sent {sent or earlier} to {conf.server}.")
     else:
         typer.echo("Nothing new to send.")
+
+
+def _stamp_lines() -> None:
+    """From now on, every line on stdout and stderr starts with the clock's instant."""
+    from promptpulse import clock
+    from promptpulse.schedule import StampedLines
+
+    try:
+        now = clock.from_env()
+    except clock.ClockError as exc:
+        raise UserError(str(exc)) from exc
+    sys.stdout = StampedLines(sys.stdout, now)
+    sys.stderr = StampedLines(sys.stderr, now)
 
 
 class Interval(StrEnum):
@@ -1066,7 +1264,8 @@ def status() -> None:
     typer.echo(f"user: {conf.username or '(not logged in)'}")
     with Ledger(cfg.ledger_path()) as ledger:
         stats = ledger.stats()
-        typer.echo(f"pending uploads: {len(ledger.pending())} batch(es)")
+        pending = len(ledger.pending())
+        typer.echo(f"pending uploads: {pending} batch{'' if pending == 1 else 'es'}")
         now_ms = _now_ms()
         readings = ledger.readings(from_ms=now_ms - 8 * 86_400_000)
     typer.echo(f"plan: {conf.plan or '(not set: promptpulse config set plan ...)'}")
@@ -1298,6 +1497,31 @@ def team_members(
 # --- entry point ----------------------------------------------------------------------------
 
 
+def _unwrap(text: str) -> str:
+    """A docstring's paragraphs, each on one line with single spaces: the source wraps them at
+    100 columns, and --help wraps them again to the terminal's width."""
+    return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n") if p.strip())
+
+
+def _tidy_help(group: typer.Typer) -> None:
+    """Give every command its docstring unwrapped as its help (rich markup mode keeps a
+    docstring's line breaks in the list of commands)."""
+    import inspect
+
+    infos = [*group.registered_commands]
+    if group.registered_callback is not None:
+        infos.append(group.registered_callback)  # type: ignore[arg-type]
+    for info in infos:
+        if info.help is None and info.callback is not None:
+            info.help = _unwrap(inspect.getdoc(info.callback) or "")
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _tidy_help(sub.typer_instance)
+
+
+_tidy_help(app)
+
+
 def main() -> None:
     """Run the CLI; known problems print one line, unexpected ones no traceback."""
     from promptpulse.config import ConfigError
@@ -1312,7 +1536,10 @@ def main() -> None:
     except Exception as exc:  # pragma: no cover - the last line of defence
         # the ledger's errors, without loading the ledger for commands that never open it
         ledger = sys.modules.get("promptpulse.ledger")
-        if ledger is not None and isinstance(exc, ledger.LedgerError):
+        price_files = sys.modules.get("promptpulse.price_files")
+        if (ledger is not None and isinstance(exc, ledger.LedgerError)) or (
+            price_files is not None and isinstance(exc, price_files.PriceFileError)
+        ):
             _stderr().print(f"[red]error:[/] {exc}")
             sys.exit(2)
         if os.environ.get("PROMPTPULSE_DEBUG"):

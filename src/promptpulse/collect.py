@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from typing import Literal
 
@@ -28,7 +28,30 @@ class CollectResult:
     batches_sent: int = 0
     resent: int = 0
     rows_changed: int = 0
+    sent: dict[str, int] = field(default_factory=dict)  # rows sent, by kind
     rebuilt: int = 0  # pending batches the server refused, built again from the ledger
+
+
+def plural(n: int, one: str, many: str = "") -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+_NOUNS = {
+    "daily": ("day", "days"),
+    "sessions": ("session", "sessions"),
+    "blocks": ("block", "blocks"),
+    "limits": ("limits reading", "limits readings"),
+}
+
+
+def summary(counts: dict[str, int]) -> str:
+    """Rows by kind in words: ``1 day, 3 sessions and 2 blocks``; "" for none."""
+    parts = [plural(counts[k], *_NOUNS[k]) for k in _NOUNS if counts.get(k)]
+    if counts.get("plan"):
+        parts.append("the plan")
+    if len(parts) < 2:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def changed_rows(
@@ -124,6 +147,8 @@ def collect(
         ledger.acknowledge(batch_id)
         result.batches_sent += 1
         result.rows_sent += len(rows)
+        for kind, _key, _row in rows:
+            result.sent[kind] = result.sent.get(kind, 0) + 1
     if whole:
         ledger.mark_collected(seq, basis)
     return result

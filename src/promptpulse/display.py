@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import tzinfo
-from typing import Any
+from typing import Any, Literal
 
 from rich import box
 from rich.console import Console
@@ -17,7 +17,19 @@ from promptpulse.ledger import ProgressCallback
 from promptpulse.reports import Block, PeriodUsage, SessionUsage, Tokens, Usage
 
 PROGRESS_AFTER_S = 0.5
-_TOKEN_COLUMNS = ("Input", "Output", "Cache Write", "Cache Read", "Total", "Cost")
+
+# A report tries its layouts from the widest; the first that fits the terminal is drawn. None
+# cuts a number or a date: model and project names wrap (fold) instead.
+Layout = Literal["full", "compact", "narrow"]
+LAYOUTS: tuple[Layout, ...] = ("full", "compact", "narrow")
+_TOKEN_COLUMNS: dict[Layout, tuple[str, ...]] = {
+    "full": ("Input", "Output", "Cache Write", "Cache Read", "Total", "Cost"),
+    "compact": ("Input", "Output", "Cost"),  # as ccusage's --compact
+    "narrow": ("Total", "Cost"),
+}
+
+
+_FOLD_MIN = 8  # the narrowest a column of names (models, projects) gets before it folds
 
 
 def money(value: float) -> str:
@@ -28,15 +40,16 @@ def count(value: int) -> str:
     return f"{value:,}"
 
 
-def _token_cells(t: Tokens) -> list[str]:
-    return [
-        count(t.input),
-        count(t.output),
-        count(t.cache_write),
-        count(t.cache_read),
-        count(t.total),
-        money(t.cost),
-    ]
+def _token_cells(t: Tokens, layout: Layout = "full") -> list[str]:
+    cells = {
+        "Input": count(t.input),
+        "Output": count(t.output),
+        "Cache Write": count(t.cache_write),
+        "Cache Read": count(t.cache_read),
+        "Total": count(t.total),
+        "Cost": money(t.cost),
+    }
+    return [cells[name] for name in _TOKEN_COLUMNS[layout]]
 
 
 def _short_model(name: str) -> str:
@@ -47,20 +60,30 @@ def _models_cell(u: Usage) -> str:
     return "\n".join(f"- {_short_model(m)}" for m in u.models_used())
 
 
-def _table(title: str, first: list[str]) -> Table:
+def _table(title: str, first: list[str], layout: Layout, models: bool = True) -> Table:
     table = Table(title=title, box=box.ROUNDED, header_style="bold cyan", show_footer=False)
     for name in first:
-        table.add_column(name, no_wrap=True)
-    table.add_column("Models", min_width=12)
-    for name in _TOKEN_COLUMNS:
+        table.add_column(name, no_wrap=name != "Project", overflow="fold")
+    if models:
+        table.add_column("Models", overflow="fold")
+    for name in _TOKEN_COLUMNS[layout]:
         table.add_column(name, justify="right", no_wrap=True)
     return table
 
 
-def _add_breakdown(table: Table, u: Usage, lead: int) -> None:
+def _moment_format(layout: Layout) -> str:
+    """A day and a time: on two lines in the narrow layout."""
+    return "%Y-%m-%d\n%H:%M" if layout == "narrow" else "%Y-%m-%d %H:%M"
+
+
+def _add_breakdown(table: Table, u: Usage, lead: int, layout: Layout) -> None:
     for model, t in u.breakdown():
         table.add_row(
-            *([""] * (lead - 1)), f"  └ {_short_model(model)}", "", *_token_cells(t), style="dim"
+            *([""] * (lead - 1)),
+            f"  └ {_short_model(model)}",
+            "",
+            *_token_cells(t, layout),
+            style="dim",
         )
 
 
@@ -71,62 +94,87 @@ def period_table(
     total: Tokens,
     breakdown: bool,
     highlight: str | None = None,
+    layout: Layout = "full",
 ) -> Table:
     """One row per period; the row whose key is ``highlight`` (today, in a live view) stands
     out."""
-    table = _table(title, [label])
+    table = _table(title, [label], layout)
     for p in rows:
         style = "bold green" if p.key == highlight else None
         key = f"{p.key} (today)" if p.key == highlight else p.key
-        table.add_row(key, _models_cell(p.usage), *_token_cells(p.usage.totals), style=style)
+        cells = _token_cells(p.usage.totals, layout)
+        table.add_row(key, _models_cell(p.usage), *cells, style=style)
         if breakdown:
-            _add_breakdown(table, p.usage, 1)
+            _add_breakdown(table, p.usage, 1, layout)
     table.add_section()
-    table.add_row("Total", "", *_token_cells(total), style="bold yellow")
+    table.add_row("Total", "", *_token_cells(total, layout), style="bold yellow")
     return table
 
 
-def session_table(rows: list[SessionUsage], total: Tokens, breakdown: bool, tz: tzinfo) -> Table:
+def session_table(
+    rows: list[SessionUsage], total: Tokens, breakdown: bool, tz: tzinfo, layout: Layout = "full"
+) -> Table:
+    """One row per session; the narrow layout leaves out the models (``--breakdown`` lists
+    them)."""
     from datetime import datetime
 
-    table = _table("Claude Code usage by session", ["Session", "Project"])
-    table.add_column("Last Activity", no_wrap=True)
+    models = layout != "narrow" or breakdown
+    table = _table("Claude Code usage by session", ["Session", "Project"], layout, models)
+    table.add_column("Last\nActivity" if layout == "narrow" else "Last Activity", no_wrap=True)
     for s in rows:
-        last = datetime.fromtimestamp(s.last_ts / 1000, tz).strftime("%Y-%m-%d %H:%M")
+        last = datetime.fromtimestamp(s.last_ts / 1000, tz).strftime(_moment_format(layout))
         table.add_row(
             s.session_id[:8] + ("…" if len(s.session_id) > 8 else ""),
             s.project,
-            _models_cell(s.usage),
-            *_token_cells(s.usage.totals),
+            *([_models_cell(s.usage)] if models else []),
+            *_token_cells(s.usage.totals, layout),
             last,
         )
         if breakdown:
-            _add_breakdown(table, s.usage, 2)
+            _add_breakdown(table, s.usage, 2, layout)
     table.add_section()
-    table.add_row("Total", "", "", *_token_cells(total), "", style="bold yellow")
+    lead = ["Total", "", ""] if models else ["Total", ""]
+    table.add_row(*lead, *_token_cells(total, layout), "", style="bold yellow")
     return table
 
 
-def block_table(rows: list[Block], tz: tzinfo, token_limit: int | None) -> Table:
+def block_table(
+    rows: list[Block], tz: tzinfo, token_limit: int | None, layout: Layout = "full"
+) -> Table:
+    """One row per 5-hour block (gaps too), with projection and burn rate under the active one;
+    the compact layouts leave out the models."""
     from datetime import datetime
 
     table = Table(
         title="Claude Code usage by 5-hour block", box=box.ROUNDED, header_style="bold cyan"
     )
-    for name, justify in [
-        ("Block Start", "left"),
-        ("Duration/Status", "left"),
-        ("Models", "left"),
-        ("Tokens", "right"),
-        ("%", "right"),
-        ("Cost", "right"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    models = layout == "full"
+    table.add_column("Block\nStart" if layout == "narrow" else "Block Start", no_wrap=True)
+    table.add_column("Duration/Status", overflow="fold")
+    if models:
+        table.add_column("Models", overflow="fold")
+    table.add_column("Tokens", justify="right", no_wrap=True)
+    if token_limit:
+        table.add_column("%", justify="right", no_wrap=True)
+    table.add_column("Cost", justify="right", no_wrap=True)
+
+    def add(
+        start: str,
+        status: str,
+        model_cell: str,
+        tokens: str,
+        pct: str,
+        cost: str,
+        style: str | None,
+    ) -> None:
+        cells = [start, status, *([model_cell] if models else []), tokens]
+        table.add_row(*cells, *([pct] if token_limit else []), cost, style=style)
+
     for b in rows:
-        start = datetime.fromtimestamp(b.start / 1000, tz).strftime("%Y-%m-%d %H:%M")
+        start = datetime.fromtimestamp(b.start / 1000, tz).strftime(_moment_format(layout))
         if b.is_gap:
             hours = (b.end - b.start) / 3_600_000
-            table.add_row(start, f"gap ({hours:.1f}h)", "", "-", "", "-", style="dim")
+            add(start, f"gap ({hours:.1f}h)", "", "-", "", "-", "dim")
             continue
         total = b.usage.totals.total
         if b.is_active:
@@ -136,35 +184,75 @@ def block_table(rows: list[Block], tz: tzinfo, token_limit: int | None) -> Table
             span = ((b.actual_end or b.start) - b.start) // 60_000
             status = f"{span // 60}h {span % 60}m"
         percent = f"{total / token_limit * 100:.1f}%" if token_limit else ""
-        table.add_row(
+        add(
             start,
             status,
             _models_cell(b.usage),
             count(total),
             percent,
             money(b.usage.totals.cost),
-            style="bold green" if b.is_active else None,
+            "bold green" if b.is_active else None,
         )
         if b.is_active and b.projection is not None and b.burn_rate is not None:
-            table.add_row(
+            projected = b.projection
+            add(
                 "",
                 "projected",
                 "",
-                count(b.projection.total_tokens),
+                count(projected.total_tokens),
                 "",
-                money(b.projection.total_cost),
-                style="yellow",
+                money(projected.total_cost),
+                "yellow",
             )
-            table.add_row(
+            rate = b.burn_rate
+            add(
                 "",
                 "burn rate",
                 "",
-                f"{b.burn_rate.tokens_per_minute:,.0f}/min",
+                f"{rate.tokens_per_minute:,.0f}/min",
                 "",
-                f"{money(b.burn_rate.cost_per_hour)}/h",
-                style="yellow",
+                f"{money(rate.cost_per_hour)}/h",
+                "yellow",
             )
     return table
+
+
+def needed_width(console: Console, table: Table) -> int:
+    """The narrowest the table can be drawn without cutting a cell of a column that does not
+    wrap (numbers, dates) or a word of one that does."""
+    from rich.measure import Measurement
+
+    options = console.options
+    total = table._extra_width
+    for column in table.columns:
+        left, right = (1, 1) if table.padding else (0, 0)
+        widest = 0
+        for cell in [column.header, *column.cells]:
+            m = Measurement.get(console, options, cell)
+            widest = max(widest, m.maximum if column.no_wrap else min(m.minimum, _FOLD_MIN))
+        total += max(widest, column.min_width or 0) + left + right
+    return total
+
+
+def print_fitted(console: Console, build: Callable[[Layout], Table], compact: bool) -> None:
+    """Draw the widest layout that fits the console (from ``compact`` on when asked); when
+    none does, the narrowest at the width it needs, wider than the console, rather than cut
+    a number."""
+    table: Table | None = None
+    need = 0
+    for layout in LAYOUTS[1:] if compact else LAYOUTS:
+        table = build(layout)
+        need = needed_width(console, table)
+        if need <= console.width:
+            console.print(table)
+            return
+    assert table is not None
+    width = console.width
+    console.width = need
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def team_table(teams: list[dict[str, Any]]) -> Table:
@@ -304,3 +392,26 @@ def subscription_table(plan: str, months: list[Any]) -> Table:
         worth = "-" if m.value is None else f"{m.value:.2f}×" if m.value < 10 else f"{m.value:.1f}×"
         table.add_row(m.month, money(m.cost), price, worth)
     return table
+
+
+def prices_table(table: Any) -> Table:
+    """``promptpulse prices``: the rates per million tokens, a long-context row under a model
+    that has one, and where each price came from."""
+    from promptpulse.pricing import rates_text
+
+    out = Table(title="Prices, USD per million tokens", box=box.ROUNDED, header_style="bold cyan")
+    out.add_column("Model", overflow="fold")
+    for name in ("Input", "Output", "Cache Write", "Cache Read"):
+        out.add_column(name, justify="right", no_wrap=True)
+    out.add_column("Source", no_wrap=True)
+    for name in sorted(table.models):
+        p = table.models[name]
+        out.add_row(name, *rates_text(p.base).values(), p.source)
+        if p.long_context is not None:
+            out.add_row(
+                f"  above {p.long_context_above:,} tokens",
+                *rates_text(p.long_context).values(),
+                "",
+                style="dim",
+            )
+    return out

@@ -226,6 +226,7 @@ class Ledger:
         version = pricing.prices_version()
         if self._meta("prices_version") == version:
             return
+        pricing.price_table()  # a user's price file that is not right says so, even with no lines
         with self._transaction():
             rows = self.db.execute(
                 "SELECT id, model, speed, input, output, cache_write, cache_write_1h, cache_read "
@@ -251,7 +252,11 @@ class Ledger:
     def sync(self, roots: Sequence[Path], progress: ProgressCallback | None = None) -> SyncResult:
         """Bring the ledger up to date with the log files below ``roots``; a file that is gone
         is marked deleted (its lines stay)."""
-        return self._sync(find_log_files(list(roots)), progress, every_file=True)
+        unreadable: list[tuple[str, str]] = []
+        files = find_log_files(list(roots), unreadable)
+        result = self._sync(files, progress, every_file=True)
+        result.unreadable[:0] = unreadable
+        return result
 
     def sync_files(self, files: Sequence[LogFile]) -> SyncResult:
         """Bring the ledger up to date with some log files only (the statusline's session)."""

@@ -74,12 +74,15 @@ def session_of(relative: tuple[str, ...]) -> tuple[str, str]:
     return project, relative[-2]
 
 
-def find_log_files(roots: list[Path]) -> list[LogFile]:
-    """Every ``*.jsonl`` below each root's ``projects/``, sorted by path."""
+def find_log_files(
+    roots: list[Path], unreadable: list[tuple[str, str]] | None = None
+) -> list[LogFile]:
+    """Every ``*.jsonl`` below each root's ``projects/``, sorted by path; the folders that
+    cannot be listed go to ``unreadable`` with the reason."""
     files: list[LogFile] = []
     for root in roots:
         projects = str(root / "projects")
-        for path in _jsonl_below(projects):
+        for path in _jsonl_below(projects, unreadable):
             project, session = session_of(tuple(path[len(projects) + 1 :].split(os.sep)))
             files.append(LogFile(path, project, session))
     files.sort(key=lambda f: f.path)
@@ -121,17 +124,20 @@ def _below(path: Path, folder: Path) -> tuple[str, ...] | None:
     return None
 
 
-def _jsonl_below(folder: str) -> list[str]:
+def _jsonl_below(folder: str, unreadable: list[tuple[str, str]] | None = None) -> list[str]:
     found: list[str] = []
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.is_dir():
-                    found.extend(_jsonl_below(entry.path))
+                    found.extend(_jsonl_below(entry.path, unreadable))
                 elif entry.name.endswith(".jsonl"):  # a broken link too: it is reported
                     found.append(entry.path)
-    except OSError:
-        pass  # a folder that vanished or cannot be listed: its files are not there to read
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # a folder that vanished while it was listed: nothing there to read
+    except OSError as exc:  # one that cannot be listed is reported, as a file is
+        if unreadable is not None:
+            unreadable.append((folder, exc.strerror or str(exc)))
     return found
 
 
