@@ -26,6 +26,7 @@ from litestar.types import Logger, Scope
 from promptpulse import __version__
 from promptpulse_server import (
     api,
+    budgets_api,
     db,
     limits_api,
     pages,
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             api.router,
             limits_api.router,
+            budgets_api.router,
             team_api.router,
             web.router,
             team_pages.router,

@@ -154,6 +154,11 @@ class Settings:
     # whose X-Forwarded-For/-Proto uvicorn believes (addresses, networks or "*"); () = nobody's
     trusted_proxies: tuple[str, ...] = ()
     clock: clock.Clock = clock.system_now  # every "now" the server asks for comes from here
+    # alerts: webhooks to private, loopback and link-local addresses on an open-sign-up server
+    allow_private_webhooks: bool = False
+    smtp_url: str = ""  # smtp://user:pass@host:port or smtps://…; empty: no e-mail alerts
+    mail_from: str = ""
+    alert_retry_delays: tuple[float, ...] = (1.0, 4.0)  # seconds before the 2nd, 3rd attempt
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -179,6 +184,9 @@ class Settings:
             session_days=_int("PROMPTPULSE_SESSION_DAYS", 30),
             trusted_proxies=trusted_proxies(env.get("PROMPTPULSE_TRUSTED_PROXIES", "")),
             clock=now,
+            allow_private_webhooks=env.get("PROMPTPULSE_ALLOW_PRIVATE_WEBHOOKS", "0") == "1",
+            smtp_url=env.get("PROMPTPULSE_SMTP_URL", "").strip(),
+            mail_from=env.get("PROMPTPULSE_MAIL_FROM", "").strip(),
         )
 
 
