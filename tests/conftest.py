@@ -80,6 +80,9 @@ def _install_ccusage(cache: Path, exe_path: Path) -> None:
 # --- server databases: every API test runs on SQLite and on a real PostgreSQL ------------------
 
 SERVER_TABLES = [
+    "delivery",
+    "alert",
+    "budget",
     "limit_reading",
     "invite",
     "membership",

@@ -90,6 +90,16 @@ RULES: dict[tuple[str, str], str] = {
     # called with ?team= (its members' figures); without, anyone's own, like the other reports
     ("GET", "/api/usage/limits/current"): TEAM_MEMBER,
     ("GET", "/api/leaderboard/{period:str}"): SELF,
+    # budgets and alerts: your own (a team's budget through /api/budgets/{id} is its managers',
+    # as test_budgets.py shows)
+    ("GET", "/api/budgets"): SELF,
+    ("POST", "/api/budgets"): SELF,
+    ("PUT", "/api/budgets/{budget_id:int}"): SELF,
+    ("DELETE", "/api/budgets/{budget_id:int}"): SELF,
+    ("POST", "/api/budgets/{budget_id:int}/test"): SELF,
+    ("GET", "/api/alerts"): SELF,
+    ("GET", f"{TEAM}/budgets"): TEAM_MEMBER,
+    ("POST", f"{TEAM}/budgets"): TEAM_ADMIN,
     # teams
     ("GET", "/api/teams"): SELF,
     ("POST", "/api/teams"): SELF,
@@ -531,6 +541,24 @@ def _login_link(w: World, c: Caller) -> Call:
     return Call(w.ok(made, 201)["path"])
 
 
+# the receiver is a closed port: a test delivery fails at once, and is logged
+BUDGET = {
+    "kind": "cost",
+    "period": "day",
+    "amountUsd": 50,
+    "thresholds": [80],
+    "channel": {"type": "webhook", "url": "http://127.0.0.1:9/hook"},
+}
+
+
+def _budget_url(w: World, c: Caller, tail: str = "") -> Call:
+    """A budget of the caller's own (the member's, for an anonymous caller)."""
+    owner = c if c.key else w.callers["member"]
+    made = w.client.post("/api/budgets", json=BUDGET, headers=owner.key)
+    budget_id = w.ok(made, 201)["id"]
+    return Call(f"/api/budgets/{budget_id}{tail}", json=BUDGET if not tail else None)
+
+
 def _logout(w: World, c: Caller) -> Call:
     return Call("/logout", form={}, caller=w.browser(Caller(c.kind, c.name, c.id, c.key)))
 
@@ -549,6 +577,12 @@ CALLS: dict[tuple[str, str], Maker] = {
     ("GET", "/api/usage/limits/current"): lambda w, c: Call(
         f"/api/usage/limits/current?team={w.crew}"
     ),
+    ("POST", "/api/budgets"): lambda w, c: Call("/api/budgets", json=BUDGET),
+    ("PUT", "/api/budgets/{budget_id:int}"): _budget_url,
+    ("DELETE", "/api/budgets/{budget_id:int}"): lambda w, c: Call(_budget_url(w, c).url),
+    ("POST", "/api/budgets/{budget_id:int}/test"): lambda w, c: _budget_url(w, c, "/test"),
+    ("GET", f"{TEAM}/budgets"): lambda w, c: Call(f"/api/teams/{w.crew}/budgets"),
+    ("POST", f"{TEAM}/budgets"): lambda w, c: Call(f"/api/teams/{w.crew}/budgets", json=BUDGET),
     ("POST", "/api/teams"): lambda w, c: Call("/api/teams", json={"name": "Another"}),
     ("GET", TEAM): lambda w, c: Call(f"/api/teams/{w.crew}"),
     ("PUT", TEAM): lambda w, c: Call(f"/api/teams/{w.crew}", json={"name": "Crew"}),

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,9 @@ import httpx
 import pytest
 from logtree import TreeSpec, generate, response, write
 
+import test_budgets
 from test_server_process import SERVER, free_port
+from testclock import NOW
 
 PP = [sys.executable, "-m", "promptpulse"]
 
@@ -32,6 +34,7 @@ class Server:
             PORT=str(self.port),
             HOST="127.0.0.1",
             PROMPTPULSE_HOME=str(home),
+            PROMPTPULSE_ALLOW_PRIVATE_WEBHOOKS="1",  # the tests' receivers are on 127.0.0.1
         )
         self.proc: subprocess.Popen[str] | None = None
 
@@ -499,3 +502,42 @@ def test_a_batch_the_server_refuses_is_rebuilt_not_stuck(
     assert server_daily(server, user_env)["daily"]  # the usage went too
     again = pp(user_env, "collect")
     assert again.returncode == 0 and "Nothing new to send." in again.stdout
+
+
+receiver = test_budgets.receiver  # a real HTTP receiver on 127.0.0.1
+
+
+@pytest.mark.dates  # today's cost against a daily budget
+def test_collect_warns_over_budget_and_the_webhook_gets_the_alert(
+    server: Server, user_env: dict[str, str], receiver: test_budgets.Receiver
+) -> None:
+    assert pp(user_env, "login", "--server", server.base, "--username", "budgie").returncode == 0
+    key = json.loads((Path(user_env["PROMPTPULSE_HOME"]) / "config" / "config.json").read_text())
+    headers = {"X-API-Key": key["api_key"]}
+    body = {
+        "kind": "cost",
+        "period": "day",
+        "amountUsd": 0.01,
+        "thresholds": [100],
+        "channel": {"type": "webhook", "url": receiver.url, "format": "json"},
+    }
+    made = httpx.post(f"{server.base}/api/budgets", headers=headers, json=body)
+    assert made.status_code == 201, made.text
+    today = Path(user_env["CLAUDE_CONFIG_DIR"]) / "projects" / "-home-dev-today"
+    write(
+        today / "today.jsonl",
+        response(NOW - timedelta(hours=1), "t_1", "t_r1", 2, output=50_000, cwd="/home/dev/today"),
+    )
+    out = pp(user_env, "collect")
+    assert out.returncode == 0, out.stderr
+    (line,) = [x for x in out.stderr.splitlines() if x.startswith("Over budget:")]
+    assert line.startswith("Over budget: daily cost $") and "of $0.01" in line
+    for _ in range(100):  # delivered after the answer
+        if receiver.got:
+            break
+        time.sleep(0.05)
+    (sent,) = receiver.bodies()
+    assert sent["budgetId"] == made.json()["id"] and sent["threshold"] == 100
+    assert f"${sent['used']:,.2f} of $0.01" in line
+    status = pp(user_env, "status").stdout
+    assert f"#{sent['budgetId']} daily cost $" in status and "(alerts at 100 %)" in status

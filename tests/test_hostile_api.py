@@ -111,6 +111,14 @@ OPERATIONS = [
     "DELETE /api/admin/users/{user_id}",
     "DELETE /api/keys/{key_id}",
     "DELETE /api/users/me",
+    "GET /api/budgets",
+    "POST /api/budgets",
+    "PUT /api/budgets/{budget_id}",
+    "POST /api/budgets/{budget_id}/test",
+    "DELETE /api/budgets/{budget_id}",
+    "GET /api/alerts",
+    "GET /api/teams/{team_id}/budgets",
+    "POST /api/teams/{team_id}/budgets",
 ]
 # These take away the caller's access (deleting the account, revoking a key, perhaps its own):
 # each of their requests is sent by a user of its own, so every request is made with a live key.

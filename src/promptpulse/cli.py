@@ -1139,6 +1139,9 @@ def collect(
         typer.echo(f"Sent {sent or earlier} to {conf.server}.")
     else:
         typer.echo("Nothing new to send.")
+    warning = collecting.over_budget_line(result.budgets)
+    if warning:
+        typer.echo(warning, err=True)
 
 
 def _stamp_lines() -> None:
@@ -1277,6 +1280,37 @@ def status() -> None:
     from promptpulse import schedule
 
     typer.echo(f"cron job: {schedule.installed() or '(none: promptpulse setup)'}")
+    if conf.server and conf.api_key:
+        for line in _budget_lines(conf.server, conf.api_key):
+            typer.echo(line)
+
+
+def _budget_lines(server: str, api_key: str) -> list[str]:
+    """Where each of your budgets (and your teams') stands, from the server."""
+    from promptpulse.client import Client, RejectedError, ServerError
+    from promptpulse.collect import budget_text
+
+    try:
+        with Client(server, api_key, retries=0) as client:
+            answer = client.request("GET", "/api/budgets")
+    except RejectedError as exc:
+        if exc.status == 404:  # a server from before budgets
+            return []
+        return [f"budgets: ({exc})"]
+    except ServerError as exc:
+        return [f"budgets: (not known: {exc})"]
+    budgets = answer.get("budgets") if isinstance(answer, dict) else None
+    if not budgets:
+        return ["budgets: (none: add one in the dashboard's Settings, or POST /api/budgets)"]
+    lines = ["budgets:"]
+    for b in budgets:
+        marks = "/".join(str(t) for t in b.get("thresholds") or [])
+        if b.get("percent") is None:  # a limit without a current reading
+            text = budget_text(b).rsplit(" at ", 1)[0]
+            lines.append(f"  #{b.get('id')} {text}: no current reading (alerts at {marks} %)")
+        else:
+            lines.append(f"  #{b.get('id')} {budget_text(b)} (alerts at {marks} %)")
+    return lines
 
 
 def _limits_line(readings: list[Any], now_ms: int) -> str:

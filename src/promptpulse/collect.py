@@ -12,7 +12,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
-from typing import Literal
+from typing import Any, Literal
 
 from promptpulse import reports, uploads
 from promptpulse.client import Client, RejectedError, ServerError
@@ -30,6 +30,8 @@ class CollectResult:
     rows_changed: int = 0
     sent: dict[str, int] = field(default_factory=dict)  # rows sent, by kind
     rebuilt: int = 0  # pending batches the server refused, built again from the ledger
+    # the server's word, with the last batch, on the budgets past a threshold (see budget_text)
+    budgets: list[dict[str, Any]] | None = None
 
 
 def plural(n: int, one: str, many: str = "") -> str:
@@ -111,7 +113,7 @@ def collect(
     result = CollectResult()
     for batch_id, saved in ledger.pending():
         try:
-            _send(client, json.loads(saved))
+            result.budgets = _send(client, json.loads(saved))
         except RejectedError as exc:
             if exc.status not in (400, 422):
                 raise
@@ -143,7 +145,7 @@ def collect(
             json.dumps(body),
             [(k, key, uploads.digest(row)) for k, key, row in rows],
         )
-        _send(client, body)
+        result.budgets = _send(client, body)
         ledger.acknowledge(batch_id)
         result.batches_sent += 1
         result.rows_sent += len(rows)
@@ -154,7 +156,45 @@ def collect(
     return result
 
 
-def _send(client: Client, body: dict[str, object]) -> None:
+def _send(client: Client, body: dict[str, object]) -> list[dict[str, Any]]:
+    """Send a batch; the budgets the server says are past a threshold (none from a server
+    without budgets)."""
     answer = client.request("POST", "/api/v1/uploads", body, gzip_body=True)
     if not isinstance(answer, dict) or answer.get("batchId") != body["batchId"]:
         raise ServerError("the server's answer did not acknowledge the batch")
+    budgets = answer.get("budgets")
+    return [b for b in budgets if isinstance(b, dict)] if isinstance(budgets, list) else []
+
+
+PERIODS = {"day": "daily", "week": "weekly", "month": "monthly"}
+WINDOWS = {"five_hour": "5-hour", "seven_day": "7-day"}
+
+
+def budget_text(budget: dict[str, Any]) -> str:
+    """One budget as the server gives it, in words: "daily cost $52.10 of $50.00 (104 %)"."""
+    try:
+        whose = f"team {int(budget['teamId'])} " if budget.get("teamId") else ""
+        percent = float(budget.get("percent") or 0)
+        if budget.get("kind") == "cost":
+            period = PERIODS.get(str(budget.get("period")), str(budget.get("period")))
+            used, limit = float(budget.get("used") or 0), float(budget.get("limit") or 0)
+            return f"{whose}{period} cost ${used:,.2f} of ${limit:,.2f} ({percent:.0f} %)"
+        window = WINDOWS.get(str(budget.get("window")), str(budget.get("window")))
+        return f"{whose}{window} limit at {percent:.0f} %"
+    except (TypeError, ValueError, KeyError):
+        return "a budget (the server's figures could not be read)"
+
+
+def over_budget_line(budgets: list[dict[str, Any]] | None) -> str | None:
+    """The warning ``collect`` prints when the server says a budget is used up, or None."""
+    over = [b for b in budgets or [] if _percent(b) >= 100]
+    if not over:
+        return None
+    return "Over budget: " + "; ".join(budget_text(b) for b in over) + "."
+
+
+def _percent(budget: dict[str, Any]) -> float:
+    try:
+        return float(budget.get("percent") or 0)
+    except (TypeError, ValueError):
+        return 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from litestar import Request, Router, delete, get, patch, post
+from litestar import Request, Response, Router, delete, get, patch, post
+from litestar.background_tasks import BackgroundTask
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -31,7 +33,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_503_
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from promptpulse_server import auth, metrics, queries, schemas
+from promptpulse_server import alerts, auth, metrics, queries, schemas
 from promptpulse_server.models import ApiKey, SessionUsage, User
 
 DB = NamedDependency[Session]
@@ -529,6 +531,27 @@ def _store(
     raise AssertionError("unreachable")
 
 
+def _with_alerts(
+    result: schemas.UploadResult, db: Session, user: User, now: dt.datetime, state: State
+) -> Response[schemas.UploadResult]:
+    """Once the upload has committed: the budgets it leaves past a threshold go into the
+    answer, and the alerts it fired are delivered after the answer is sent. A failure here
+    loses no usage: the next upload checks again."""
+    try:
+        standings, messages = alerts.check(db, user, now)
+    except Exception:
+        db.rollback()
+        logging.getLogger(__name__).exception("checking budgets after an upload failed")
+        return Response(result, status_code=HTTP_201_CREATED)
+    result.budgets = [alerts.standing_out(*found) for found in standings]
+    task = (
+        BackgroundTask(alerts.deliver, state.sessions, state.settings, messages)
+        if messages
+        else None
+    )
+    return Response(result, status_code=HTTP_201_CREATED, background=task)
+
+
 @post(
     "/api/v1/uploads",
     sync_to_thread=True,
@@ -537,11 +560,12 @@ def _store(
     responses=ERRORS,
 )
 def upload(
-    data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser, now: Now
-) -> schemas.UploadResult:
+    data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser, now: Now, state: State
+) -> Response[schemas.UploadResult]:
     """The collector's upload: daily, session and block rows of one machine, and the user's
-    plan and limit readings, in one transaction."""
-    return _store(
+    plan and limit readings, in one transaction. Then the budgets: ``budgets`` lists yours and
+    your teams' that are past a threshold, and the alerts it fires go out after the answer."""
+    result = _store(
         db,
         user,
         now,
@@ -555,6 +579,7 @@ def upload(
         data.limits,
         data.plan,
     )
+    return _with_alerts(result, db, user, now, state)
 
 
 @post(
@@ -569,18 +594,20 @@ def ccusage_upload(
     db: DB,
     user: CurrentUser,
     now: Now,
+    state: State,
     username: Annotated[str, QueryParameter(name="username", min_length=1, max_length=50)],
     machine: Annotated[
         str, QueryParameter(name="machine", min_length=1, max_length=200, pattern=schemas.NO_NUL)
     ],
-) -> schemas.UploadResult:
+) -> Response[schemas.UploadResult]:
     """The body of ``ccusage daily --json`` for the key's own user, from one machine."""
     if username.lower() != user.username.lower():
         raise PermissionDeniedException(f"username: this key belongs to {user.username!r}")
     # the same report sent again is the same batch, and changes nothing
     batch_id = "ccusage-" + hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:48]
     where = schemas.MachineIn(id=machine, hostname=machine[:255])
-    return _store(db, user, now, where, batch_id, now, data.daily, [], [], "ccusage")
+    result = _store(db, user, now, where, batch_id, now, data.daily, [], [], "ccusage")
+    return _with_alerts(result, db, user, now, state)
 
 
 @get("/api/usage/aggregate", sync_to_thread=True, tags=["usage"], responses=ERRORS)

@@ -26,6 +26,7 @@ from litestar.types import Logger, Scope
 from promptpulse import __version__
 from promptpulse_server import (
     api,
+    budgets_api,
     db,
     limits_api,
     logs,
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     routes: list[Any] = [
         api.router,
         limits_api.router,
+        budgets_api.router,
         team_api.router,
         web.router,
         team_pages.router,

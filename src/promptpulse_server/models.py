@@ -291,3 +291,72 @@ class Invite(Base):
     uses: Mapped[int] = mapped_column(Integer, default=0)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     __table_args__ = (Index("ix_invite_team", "team_id"),)
+
+
+class Budget(Base):
+    """A user's or a team's budget: a cost per day, week or month (``amount_usd``), or a
+    threshold on an official limit window (``five_hour``, ``seven_day``), with the percents
+    that alert (``thresholds``) and where alerts go (``channel``, JSON; a webhook's secret is
+    kept here and never shown)."""
+
+    __tablename__ = "budget"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # exactly one of user_id and team_id
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), nullable=True
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))  # cost | limit
+    period: Mapped[str | None] = mapped_column(String(10), nullable=True)  # day | week | month
+    window: Mapped[str | None] = mapped_column(String(10), nullable=True)  # five_hour | seven_day
+    amount_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    thresholds: Mapped[list[int]] = mapped_column(JSON)
+    channel: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (Index("ix_budget_user", "user_id"), Index("ix_budget_team", "team_id"))
+
+
+class Alert(Base):
+    """A threshold of a budget crossed in one period. The unique key (budget, period, threshold)
+    makes each fire once: whoever inserts the row delivers it, every other upload (a retry, a
+    second server process) finds it there and does nothing."""
+
+    __tablename__ = "alert"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    budget_id: Mapped[int] = mapped_column(ForeignKey("budget.id", ondelete="CASCADE"))
+    # the period's first day (cost), or the window's reset instant (limit), with the member's
+    # id for a team's limit budget
+    period_key: Mapped[str] = mapped_column(String(64))
+    threshold: Mapped[int] = mapped_column(Integer)
+    # whose usage crossed it (a team's limit budget alerts per member)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    used: Mapped[float] = mapped_column(Float)  # dollars, or percent of the window
+    limit_amount: Mapped[float] = mapped_column(Float)  # the budget's dollars, or 100 (percent)
+    percent: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(10))  # pending | sent | failed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (UniqueConstraint("budget_id", "period_key", "threshold"),)
+
+
+class Delivery(Base):
+    """One attempt to deliver an alert (or a test message: no alert) through a budget's
+    channel; the error says what went wrong without the channel's secret or credentials."""
+
+    __tablename__ = "delivery"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    budget_id: Mapped[int] = mapped_column(ForeignKey("budget.id", ondelete="CASCADE"))
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert.id", ondelete="CASCADE"), nullable=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10))  # ok | error
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    __table_args__ = (Index("ix_delivery_budget", "budget_id"),)

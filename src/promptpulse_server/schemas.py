@@ -238,6 +238,21 @@ class CcusageDaily(Camel):
     totals: Totals | None = None
 
 
+class BudgetStanding(Camel):
+    """A budget with a threshold crossed in its current period, as an upload's answer gives it
+    (the collector warns when ``percent`` is 100 or more)."""
+
+    id: int
+    team_id: int | None
+    kind: Literal["cost", "limit"]
+    period: Literal["day", "week", "month"] | None
+    window: Literal["five_hour", "seven_day"] | None
+    used: float  # US dollars (cost), or percent of the window (limit)
+    limit: float  # the budget's dollars, or 100
+    percent: float
+    crossed: list[int]  # the thresholds passed, lowest first
+
+
 class UploadResult(Camel):
     batch_id: str
     duplicate: bool
@@ -245,6 +260,7 @@ class UploadResult(Camel):
     sessions: int
     blocks: int
     limits: int = 0  # limit readings newly stored
+    budgets: list[BudgetStanding] = []  # your budgets (and your teams') past a threshold now
 
 
 # --- users and keys ----------------------------------------------------------------------------
@@ -551,3 +567,151 @@ class ErrorOut(Camel):
     status_code: int = msgspec.field(name="status_code")
     detail: str
     extra: list[dict[str, str]] | dict[str, str] | None = None
+
+
+# --- budgets and alerts ------------------------------------------------------------------------
+
+MAX_BUDGET_USD = 1_000_000.0
+MAX_THRESHOLDS = 10
+Threshold = Annotated[int, Meta(ge=1, le=1000, description="A percent of the budget, 1 to 1000")]
+Thresholds = Annotated[list[Threshold], Meta(min_length=1, max_length=MAX_THRESHOLDS)]
+WebhookUrl = Annotated[
+    str,
+    Meta(
+        min_length=10,
+        max_length=2000,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\x00]+$",
+        description="An http or https URL",
+    ),
+]
+EmailAddress = Annotated[
+    str,
+    Meta(
+        min_length=3,
+        max_length=254,
+        pattern=r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$",
+        description="One e-mail address",
+    ),
+]
+TeamId = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+
+
+def check_thresholds(values: list[int]) -> None:
+    if len(set(values)) != len(values):
+        raise ValueError("thresholds: each percent once")
+
+
+class WebhookIn(Camel, tag_field="type", tag="webhook"):
+    """A webhook: Slack-compatible (``{"text"}``), Discord-compatible (``{"content"}``) or
+    generic JSON, signed with ``X-Promptpulse-Signature: sha256=<hex>`` when a secret is set."""
+
+    url: WebhookUrl
+    format: Literal["slack", "discord", "json"] = "json"
+    secret: Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)] | None = None
+
+    def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(self.url)
+            parts.port  # noqa: B018 (raises on a port out of range)
+        except ValueError as exc:
+            raise ValueError("channel.url: not a URL") from exc
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError("channel.url: an http or https URL with a host")
+
+
+class EmailIn(Camel, tag_field="type", tag="email"):
+    """E-mail over the server's SMTP (``PROMPTPULSE_SMTP_URL``)."""
+
+    to: EmailAddress
+
+
+Channel = WebhookIn | EmailIn
+
+
+class CostBudgetIn(Camel, tag_field="kind", tag="cost"):
+    """A cost per day, week (from Monday) or month, counted in your time zone (a team's: its
+    owner's)."""
+
+    period: Literal["day", "week", "month"]
+    amount_usd: Annotated[float, Meta(gt=0, le=MAX_BUDGET_USD)]
+    channel: Channel
+    thresholds: Thresholds = msgspec.field(default_factory=lambda: [80, 100])
+    team_id: TeamId | None = None
+
+    def __post_init__(self) -> None:
+        check_thresholds(self.thresholds)
+
+
+class LimitBudgetIn(Camel, tag_field="kind", tag="limit"):
+    """Thresholds on the official used % of a limit window."""
+
+    window: Literal["five_hour", "seven_day"]
+    channel: Channel
+    thresholds: Thresholds = msgspec.field(default_factory=lambda: [80, 95])
+    team_id: TeamId | None = None
+
+    def __post_init__(self) -> None:
+        check_thresholds(self.thresholds)
+
+
+BudgetIn = CostBudgetIn | LimitBudgetIn
+
+
+class ChannelOut(Camel, omit_defaults=True):
+    """A channel as it is shown: a webhook's secret only as ``"set"``; its URL without user or
+    password (team members who do not manage the team see neither URL nor address)."""
+
+    type: Literal["webhook", "email"]
+    url: str | None = None
+    format: Literal["slack", "discord", "json"] | None = None
+    secret: Literal["set"] | None = None
+    to: str | None = None
+
+
+class BudgetOut(Camel):
+    """A budget and where it stands now: ``used`` (dollars, or the window's %), ``percent`` of
+    the budget, the current period's key (its first day, or the window's reset time)."""
+
+    id: int
+    team_id: int | None
+    kind: Literal["cost", "limit"]
+    period: Literal["day", "week", "month"] | None
+    window: Literal["five_hour", "seven_day"] | None
+    amount_usd: float | None
+    thresholds: list[int]
+    channel: ChannelOut
+    created_at: dt.datetime
+    used: float | None
+    limit: float | None
+    percent: float | None
+    period_key: str | None
+    crossed: list[int]
+
+
+class BudgetList(Camel):
+    budgets: list[BudgetOut]
+
+
+class DeliveryOut(Camel):
+    """One attempt to deliver an alert (``test``: a test message, no alert)."""
+
+    id: int
+    budget_id: int
+    team_id: int | None
+    alert_id: int | None
+    test: bool
+    period_key: str | None
+    threshold: int | None
+    used: float | None
+    limit: float | None
+    percent: float | None
+    attempt: int
+    at: dt.datetime
+    status: Literal["ok", "error"]
+    error: str | None
+
+
+class DeliveryList(Camel):
+    deliveries: list[DeliveryOut]

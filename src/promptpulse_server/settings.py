@@ -185,6 +185,11 @@ class Settings:
     log_format: str = "auto"  # auto (JSON lines unless stderr is a terminal) | json | text
     metrics_token: str = ""  # /metrics exists only with one, and answers only to it
     clock: clock.Clock = clock.system_now  # every "now" the server asks for comes from here
+    # alerts: webhooks to private, loopback and link-local addresses on an open-sign-up server
+    allow_private_webhooks: bool = False
+    smtp_url: str = ""  # smtp://user:pass@host:port or smtps://…; empty: no e-mail alerts
+    mail_from: str = ""
+    alert_retry_delays: tuple[float, ...] = (1.0, 4.0)  # seconds before the 2nd, 3rd attempt
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -216,6 +221,9 @@ class Settings:
             log_format=_choice("PROMPTPULSE_LOG_FORMAT", "auto", LOG_FORMATS),
             metrics_token=env.get("PROMPTPULSE_METRICS_TOKEN", "").strip(),
             clock=now,
+            allow_private_webhooks=env.get("PROMPTPULSE_ALLOW_PRIVATE_WEBHOOKS", "0") == "1",
+            smtp_url=env.get("PROMPTPULSE_SMTP_URL", "").strip(),
+            mail_from=env.get("PROMPTPULSE_MAIL_FROM", "").strip(),
         )
 
 

@@ -151,6 +151,7 @@ def delete_user(s: Session, user: User) -> None:
     for model in (DailyUsage, SessionUsage, BlockUsage, Upload):
         s.execute(delete(model).where(model.machine_id.in_(machines)))
     s.execute(delete(Machine).where(Machine.user_id == user.id))
+    alerts.delete_user_budgets(s, user)
     for owned in (ApiKey, WebSession, LoginLink, LimitReading):
         s.execute(delete(owned).where(owned.user_id == user.id))
     s.execute(delete(User).where(User.id == user.id))
@@ -1046,4 +1047,4 @@ def export_rows(s: Session, user: User) -> dict[str, list[Any]]:
     return {"daily": list(daily), "sessions": list(sessions_), "blocks": list(blocks_)}
 
 
-from promptpulse_server.queries import limits, teams  # noqa: E402  (uses the models only)
+from promptpulse_server.queries import alerts, limits, teams  # noqa: E402  (uses the models only)
