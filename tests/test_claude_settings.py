@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -247,6 +248,8 @@ def test_setup_statusline_installs_replaces_and_removes(tmp_path: Path) -> None:
     assert settings["statusLine"]["type"] == "command" and settings["statusLine"]["padding"] == 0
     assert cs.is_ours(settings["statusLine"])
     assert settings["statusLine"]["command"].endswith(" statusline")
+    home = os.environ["PROMPTPULSE_HOME"]  # every test has its own: the command carries it
+    assert settings["statusLine"]["command"].startswith(f"PROMPTPULSE_HOME={shlex.quote(home)} ")
     assert f"Changed {path}" in out.stdout
     assert "~/.claude/statusline.sh" in out.stdout  # says what it replaced
     backup = tmp_path / "claude" / f"settings.json{cs.BACKUP_INFIX}{STAMP}"

@@ -94,8 +94,13 @@ def executable(
     return f"{shlex.quote(python)} -m promptpulse"
 
 
-def statusline_entry(command_words: str) -> dict[str, Any]:
-    return {"type": "command", "command": f"{command_words} statusline", "padding": 0}
+def statusline_entry(command_words: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The ``statusLine`` setting; with ``PROMPTPULSE_HOME`` set (in ``env``), the command
+    carries it, so the statusline uses the same ledger as the other commands, whatever
+    environment Claude Code was started in."""
+    home = (os.environ if env is None else env).get("PROMPTPULSE_HOME", "").strip()
+    prefix = f"PROMPTPULSE_HOME={shlex.quote(home)} " if home else ""
+    return {"type": "command", "command": f"{prefix}{command_words} statusline", "padding": 0}
 
 
 def is_ours(value: Any) -> bool:
