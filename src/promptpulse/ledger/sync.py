@@ -236,6 +236,8 @@ class Sync(Store):
         self.db.executemany("UPDATE line SET counted = ? WHERE id = ?", changed)
         return oldest if isinstance(oldest, int) else None
 
+    # --- what changed since the last collect ----------------------------------------------
+
     def changes_since_collect(self, basis: str) -> tuple[int | None, int]:
         """(time from which usage may have changed since the last complete collect made on
         ``basis``, or None when nothing did; a sequence number for ``mark_collected``).
