@@ -10,7 +10,7 @@ import pytest
 from logtree import TreeSpec, assistant, dumps, generate, response, write
 
 from promptpulse import ledger as ledger_module
-from promptpulse.ledger import Ledger
+from promptpulse.ledger import Ledger, reading
 from promptpulse.reports import by_period, by_session, periods_json, sessions_json
 
 pytestmark = pytest.mark.dates
@@ -182,7 +182,7 @@ def test_parallel_read_gives_the_same_ledger(
 ) -> None:
     generate(root, TreeSpec(projects=2, sessions=5), seed=8)
     sequential = fresh(root, tmp_path)
-    monkeypatch.setattr(ledger_module, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(reading, "PARALLEL_BYTES", 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     with Ledger(tmp_path / "par.sqlite3") as led:
         led.sync([root])

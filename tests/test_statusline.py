@@ -409,3 +409,17 @@ def test_a_reset_before_2000_is_not_a_reading() -> None:
     doc["rate_limits"]["five_hour"]["resets_at"] = 1
     doc["rate_limits"]["seven_day"]["resets_at"] = "1999-01-01T00:00:00Z"
     assert statusline.parse_input(json.dumps(doc)).reading(NOW_MS) is None
+
+
+def test_importing_the_statusline_leaves_the_ledger_package_out() -> None:
+    # the fast path reads through ledger_glance (sqlite3 only); the ledger package, with its
+    # pricing, counting and readers, loads only in the background sync
+    code = (
+        "import sys, promptpulse.statusline; "
+        "print(sorted(m for m in sys.modules if m.startswith('promptpulse.ledger.') "
+        "or m == 'promptpulse.ledger'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"

@@ -1,7 +1,7 @@
 """A glance at the ledger: the few indexed reads the statusline makes after every Claude Code
 message. It imports nothing beyond sqlite3 and never writes, so it neither waits for nor blocks
-a running sync (the ledger is in WAL mode). The schema lives in ``ledger.py``; the block rule is
-``reports.by_block``'s, and a test holds the two to the same answers.
+a running sync (the ledger is in WAL mode). The schema lives in ``ledger/schema.py``; the block
+rule is ``reports.by_block``'s, and a test holds the two to the same answers.
 """
 
 from __future__ import annotations
