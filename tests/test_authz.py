@@ -144,6 +144,9 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/settings/delete"): SELF,
     ("GET", "/settings/export.csv"): SELF,
     ("GET", "/settings/export.json"): SELF,
+    ("POST", "/settings/budgets"): SELF,
+    ("POST", "/settings/budgets/{budget_id:int}/delete"): SELF,
+    ("POST", "/settings/budgets/{budget_id:int}/test"): SELF,
     ("GET", "/static/{version:str}/{name:str}"): ANONYMOUS,
     # the dashboard's pages for people and teams
     ("GET", "/signup"): ANONYMOUS,
@@ -156,6 +159,9 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", f"{SLUG}/invites"): TEAM_ADMIN,
     ("POST", f"{SLUG}/invites/{{code:str}}/revoke"): TEAM_ADMIN,
     ("POST", f"{SLUG}/leave"): TEAM_MEMBER,
+    ("POST", f"{SLUG}/budgets"): TEAM_ADMIN,
+    ("POST", f"{SLUG}/budgets/{{budget_id:int}}/delete"): TEAM_ADMIN,
+    ("POST", f"{SLUG}/budgets/{{budget_id:int}}/test"): TEAM_ADMIN,
     ("GET", "/admin"): SERVER_ADMIN,
     ("POST", "/admin/users/{user_id:int}/{action:str}"): SERVER_ADMIN,
     ("POST", "/admin/invites"): SERVER_ADMIN,
@@ -559,6 +565,30 @@ def _budget_url(w: World, c: Caller, tail: str = "") -> Call:
     return Call(f"/api/budgets/{budget_id}{tail}", json=BUDGET if not tail else None)
 
 
+BUDGET_FORM = {
+    "kind": "cost",
+    "period": "day",
+    "amount_usd": "50",
+    "thresholds": "80",
+    "channel_type": "webhook",
+    "url": "http://127.0.0.1:9/hook",
+    "format": "json",
+}
+
+
+def _budget_page(w: World, c: Caller, tail: str) -> Call:
+    """A budget of the caller's own, through its Settings form."""
+    budget_id = _budget_url(w, c).url.rsplit("/", 1)[1]
+    return Call(f"/settings/budgets/{budget_id}/{tail}", form={"confirm": "1"})
+
+
+def _team_budget_page(w: World, c: Caller, tail: str) -> Call:
+    """A budget of the team (made by its owner), through the team page's form."""
+    made = w.client.post(f"/api/teams/{w.crew}/budgets", json=BUDGET, headers=w.owner.key)
+    budget_id = w.ok(made, 201)["id"]
+    return Call(f"/teams/{w.crew_slug}/budgets/{budget_id}/{tail}", form={"confirm": "1"})
+
+
 def _logout(w: World, c: Caller) -> Call:
     return Call("/logout", form={}, caller=w.browser(Caller(c.kind, c.name, c.id, c.key)))
 
@@ -635,6 +665,18 @@ CALLS: dict[tuple[str, str], Maker] = {
     ),
     ("POST", f"{SLUG}/invites/{{code:str}}/revoke"): _revoke_invite_page,
     ("POST", f"{SLUG}/leave"): _leave_page,
+    ("POST", "/settings/budgets"): lambda w, c: Call("/settings/budgets", form=BUDGET_FORM),
+    ("POST", "/settings/budgets/{budget_id:int}/delete"): lambda w, c: _budget_page(w, c, "delete"),
+    ("POST", "/settings/budgets/{budget_id:int}/test"): lambda w, c: _budget_page(w, c, "test"),
+    ("POST", f"{SLUG}/budgets"): lambda w, c: Call(
+        f"/teams/{w.crew_slug}/budgets", form=BUDGET_FORM
+    ),
+    ("POST", f"{SLUG}/budgets/{{budget_id:int}}/delete"): lambda w, c: _team_budget_page(
+        w, c, "delete"
+    ),
+    ("POST", f"{SLUG}/budgets/{{budget_id:int}}/test"): lambda w, c: _team_budget_page(
+        w, c, "test"
+    ),
     ("POST", "/admin/users/{user_id:int}/{action:str}"): _admin_action_page,
     ("POST", "/admin/invites"): lambda w, c: Call(
         "/admin/invites", form={"max_uses": "1", "expires_in_hours": "24"}

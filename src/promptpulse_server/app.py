@@ -26,6 +26,7 @@ from litestar.types import Logger, Scope
 from promptpulse import __version__
 from promptpulse_server import (
     api,
+    budget_pages,
     budgets_api,
     db,
     limits_api,
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         team_api.router,
         web.router,
         team_pages.router,
+        budget_pages.router,
     ]
     if settings.metrics_token:  # without a token there is no /metrics at all
         routes.append(metrics.metrics)
