@@ -98,6 +98,9 @@ RULES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/budgets/{budget_id:int}"): SELF,
     ("POST", "/api/budgets/{budget_id:int}/test"): SELF,
     ("GET", "/api/alerts"): SELF,
+    ("GET", "/api/digests"): SELF,
+    ("POST", "/api/digests"): SELF,
+    ("DELETE", "/api/digests/{digest_id:int}"): SELF,
     ("GET", f"{TEAM}/budgets"): TEAM_MEMBER,
     ("POST", f"{TEAM}/budgets"): TEAM_ADMIN,
     # teams
@@ -589,6 +592,16 @@ def _team_budget_page(w: World, c: Caller, tail: str) -> Call:
     return Call(f"/teams/{w.crew_slug}/budgets/{budget_id}/{tail}", form={"confirm": "1"})
 
 
+DIGEST = {"period": "daily", "channel": BUDGET["channel"]}
+
+
+def _digest_url(w: World, c: Caller) -> Call:
+    """A digest of the caller's own (the member's, for an anonymous caller)."""
+    owner = c if c.key else w.callers["member"]
+    made = w.client.post("/api/digests", json=DIGEST, headers=owner.key)
+    return Call(f"/api/digests/{w.ok(made, 201)['id']}")
+
+
 def _logout(w: World, c: Caller) -> Call:
     return Call("/logout", form={}, caller=w.browser(Caller(c.kind, c.name, c.id, c.key)))
 
@@ -608,6 +621,8 @@ CALLS: dict[tuple[str, str], Maker] = {
         f"/api/usage/limits/current?team={w.crew}"
     ),
     ("POST", "/api/budgets"): lambda w, c: Call("/api/budgets", json=BUDGET),
+    ("POST", "/api/digests"): lambda w, c: Call("/api/digests", json=DIGEST),
+    ("DELETE", "/api/digests/{digest_id:int}"): _digest_url,
     ("PUT", "/api/budgets/{budget_id:int}"): _budget_url,
     ("DELETE", "/api/budgets/{budget_id:int}"): lambda w, c: Call(_budget_url(w, c).url),
     ("POST", "/api/budgets/{budget_id:int}/test"): lambda w, c: _budget_url(w, c, "/test"),

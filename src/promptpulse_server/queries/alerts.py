@@ -207,15 +207,17 @@ def claim_alert(
 
 def log_delivery(
     s: Session,
-    budget_id: int,
+    budget_id: int | None,
     alert_id: int | None,
     attempt: int,
     now: dt.datetime,
     error: str | None,
+    digest_id: int | None = None,
 ) -> None:
     s.add(
         Delivery(
             budget_id=budget_id,
+            digest_id=digest_id,
             alert_id=alert_id,
             attempt=attempt,
             at=now,
