@@ -1,4 +1,4 @@
-"""digests: daily and weekly summaries, each period sent once
+"""digests: daily and weekly summaries, each period sent once; spike alerts opt-out
 
 Revision ID: 0007
 Revises: 0006
@@ -8,6 +8,8 @@ Create Date: 2026-11-25 10:00:00
   (JSON, as a budget's).
 - ``digest_sent``: a digest's period, unique by (digest, period's first day): inserted before
   sending, and only the run that inserted it sends, so a period is never sent twice.
+- ``user_account.spike_alerts``: whether a day that costs far more than usual alerts the user
+  (on by default).
 - ``delivery``: attempts to deliver a digest are logged with the alerts' (``digest_id``;
   ``budget_id`` may now be empty).
 """
@@ -39,6 +41,10 @@ def _quiet_reflection() -> Iterator[None]:
 
 
 def upgrade() -> None:
+    op.add_column(
+        "user_account",
+        sa.Column("spike_alerts", sa.Boolean(), server_default=sa.true(), nullable=False),
+    )
     op.create_table(
         "digest",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -88,3 +94,4 @@ def downgrade() -> None:
         batch.alter_column("budget_id", existing_type=sa.Integer(), nullable=False)
     op.drop_table("digest_sent")
     op.drop_table("digest")
+    op.drop_column("user_account", "spike_alerts")  # SQLite 3.35+ drops a column in place

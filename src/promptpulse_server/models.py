@@ -61,6 +61,8 @@ class User(Base):
     leaderboard_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     # shown in the team view to everyone on this server (a team server's point; can be turned off)
     share_with_team: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # an alert when a day costs far more than usual (alerts.spike); on unless turned off
+    spike_alerts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # a server admin sees everyone and manages accounts; the first account is one
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

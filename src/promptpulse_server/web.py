@@ -537,6 +537,7 @@ class ProfileForm:
     timezone: str = "UTC"
     leaderboard_opt_in: str = ""
     share_with_team: str = ""
+    spike_alerts: str = ""
 
 
 @post("/settings/profile", sync_to_thread=True, include_in_schema=False)
@@ -565,6 +566,7 @@ def save_profile(
             timezone=data.timezone.strip(),
             leaderboard_opt_in=bool(data.leaderboard_opt_in),
             share_with_team=bool(data.share_with_team),
+            spike_alerts=bool(data.spike_alerts),
         ),
     )
     db.commit()
