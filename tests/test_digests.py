@@ -138,3 +138,28 @@ def test_a_failed_digest_is_logged_and_not_sent_again(
         engine.dispose()
     assert len(rows) == 3  # the first attempt and two retries (the default delays)
     assert all(status == "error" and "127.0.0.1:9" in error for status, error in rows)
+
+
+def test_a_teams_digest_is_its_managers_to_set_and_its_members_to_see(
+    client: TestClient[Any],
+) -> None:
+    owner, member, outsider = signup(client, "olga"), signup(client, "mona"), signup(client, "otto")
+    team = client.post("/api/teams", headers=owner, json={"name": "Ops"}).json()
+    code = client.post(
+        f"/api/teams/{team['id']}/invites", headers=owner, json={"maxUses": 2}
+    ).json()["code"]
+    assert client.post(f"/api/teams/join/{code}", headers=member).status_code in (200, 201)
+    body = {
+        "period": "weekly",
+        "teamId": team["id"],
+        "channel": {"type": "webhook", "url": "http://127.0.0.1:9/hook", "format": "slack"},
+    }
+    assert client.post("/api/digests", headers=member, json=body).status_code == 403
+    assert client.post("/api/digests", headers=outsider, json=body).status_code == 404
+    made = client.post("/api/digests", headers=owner, json=body)
+    assert made.status_code == 201, made.text
+    [seen] = client.get("/api/digests", headers=member).json()["digests"]
+    assert seen["teamId"] == team["id"] and "url" not in seen["channel"]
+    assert client.delete(f"/api/digests/{seen['id']}", headers=member).status_code == 403
+    assert client.delete(f"/api/digests/{seen['id']}", headers=outsider).status_code == 404
+    assert client.get("/api/digests", headers=outsider).json()["digests"] == []
