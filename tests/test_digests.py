@@ -105,6 +105,7 @@ def test_send_digests_twice_sends_once_with_the_apis_figures(
     listed = client.get("/api/digests", headers=key).json()["digests"]
     assert [d["lastSent"] for d in listed] == [day]
     [logged] = [d for d in listed if d["id"] == digest["id"]]
+    assert [(d["attempt"], d["status"]) for d in logged["deliveries"]] == [(1, "ok")]
     # someone else cannot delete it; its owner can
     other = signup(client, "bob")
     assert client.delete(f"/api/digests/{digest['id']}", headers=other).status_code == 404
@@ -124,20 +125,12 @@ def test_a_failed_digest_is_logged_and_not_sent_again(
     failed = send_digests(database)
     assert failed.returncode == 1 and "0 sent, 1 failed" in failed.stdout
     assert "0 sent, 0 failed" in send_digests(database).stdout  # a period is tried once
-    from sqlalchemy import text
-
-    from promptpulse_server import db
-
-    engine = db.make_engine(database)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT status, error FROM delivery WHERE digest_id IS NOT NULL")
-            ).all()
-    finally:
-        engine.dispose()
-    assert len(rows) == 3  # the first attempt and two retries (the default delays)
-    assert all(status == "error" and "127.0.0.1:9" in error for status, error in rows)
+    [digest] = client.get("/api/digests", headers=key).json()["digests"]
+    assert digest["lastSent"] is None
+    # the first attempt and two retries (the default delays), newest first
+    assert [d["attempt"] for d in digest["deliveries"]] == [3, 2, 1]
+    for d in digest["deliveries"]:
+        assert d["status"] == "error" and "127.0.0.1:9" in d["error"]
 
 
 def test_a_teams_digest_is_its_managers_to_set_and_its_members_to_see(

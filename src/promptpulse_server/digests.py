@@ -14,7 +14,7 @@ models (by day rows) and projects (by sessions active in the period, as
 the period before. A team's digest counts its members who share their usage with the team.
 
 API: ``GET/POST /api/digests``, ``DELETE /api/digests/{id}`` (yours, or with ``teamId`` your
-team's as its owner or admin).
+team's as its owner or admin); each digest comes with its latest delivery attempts.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from promptpulse_server.settings import Settings
 alerts_q = queries.alerts
 TOP = 5
 MAX_DIGESTS = 20
+LOG_ROWS = 10  # attempts shown with each digest
 Period = Literal["daily", "weekly"]
 
 
@@ -58,6 +59,15 @@ class DigestIn(schemas.Camel):
     team_id: schemas.TeamId | None = None
 
 
+class DigestAttempt(schemas.Camel):
+    """One attempt to deliver a digest, from the delivery log."""
+
+    attempt: int
+    at: dt.datetime
+    status: Literal["ok", "error"]
+    error: str | None
+
+
 class DigestOut(schemas.Camel):
     id: int
     team_id: int | None
@@ -65,6 +75,7 @@ class DigestOut(schemas.Camel):
     channel: schemas.ChannelOut
     created_at: dt.datetime
     last_sent: dt.date | None  # the first day of the latest period sent
+    deliveries: list[DigestAttempt]  # the latest attempts, newest first
 
 
 class DigestList(schemas.Camel):
@@ -237,6 +248,12 @@ def digest_out(db: Session, digest: Digest, full: bool) -> DigestOut:
         .order_by(DigestSent.period_start.desc())
         .limit(1)
     )
+    attempts = db.scalars(
+        select(Delivery)
+        .where(Delivery.digest_id == digest.id)
+        .order_by(Delivery.at.desc(), Delivery.id.desc())
+        .limit(LOG_ROWS)
+    )
     return DigestOut(
         id=digest.id,
         team_id=digest.team_id,
@@ -244,6 +261,15 @@ def digest_out(db: Session, digest: Digest, full: bool) -> DigestOut:
         channel=budgets_api.channel_out(digest.channel, full),
         created_at=digest.created_at,
         last_sent=last,
+        deliveries=[
+            DigestAttempt(
+                attempt=d.attempt,
+                at=d.at,
+                status=d.status,  # type: ignore[arg-type]
+                error=d.error,
+            )
+            for d in attempts
+        ],
     )
 
 
