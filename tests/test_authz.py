@@ -98,6 +98,9 @@ RULES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/budgets/{budget_id:int}"): SELF,
     ("POST", "/api/budgets/{budget_id:int}/test"): SELF,
     ("GET", "/api/alerts"): SELF,
+    ("GET", "/api/digests"): SELF,
+    ("POST", "/api/digests"): SELF,
+    ("DELETE", "/api/digests/{digest_id:int}"): SELF,
     ("GET", f"{TEAM}/budgets"): TEAM_MEMBER,
     ("POST", f"{TEAM}/budgets"): TEAM_ADMIN,
     # teams
@@ -144,6 +147,9 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/settings/delete"): SELF,
     ("GET", "/settings/export.csv"): SELF,
     ("GET", "/settings/export.json"): SELF,
+    ("POST", "/settings/budgets"): SELF,
+    ("POST", "/settings/budgets/{budget_id:int}/delete"): SELF,
+    ("POST", "/settings/budgets/{budget_id:int}/test"): SELF,
     ("GET", "/static/{version:str}/{name:str}"): ANONYMOUS,
     # the dashboard's pages for people and teams
     ("GET", "/signup"): ANONYMOUS,
@@ -156,6 +162,9 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", f"{SLUG}/invites"): TEAM_ADMIN,
     ("POST", f"{SLUG}/invites/{{code:str}}/revoke"): TEAM_ADMIN,
     ("POST", f"{SLUG}/leave"): TEAM_MEMBER,
+    ("POST", f"{SLUG}/budgets"): TEAM_ADMIN,
+    ("POST", f"{SLUG}/budgets/{{budget_id:int}}/delete"): TEAM_ADMIN,
+    ("POST", f"{SLUG}/budgets/{{budget_id:int}}/test"): TEAM_ADMIN,
     ("GET", "/admin"): SERVER_ADMIN,
     ("POST", "/admin/users/{user_id:int}/{action:str}"): SERVER_ADMIN,
     ("POST", "/admin/invites"): SERVER_ADMIN,
@@ -559,6 +568,40 @@ def _budget_url(w: World, c: Caller, tail: str = "") -> Call:
     return Call(f"/api/budgets/{budget_id}{tail}", json=BUDGET if not tail else None)
 
 
+BUDGET_FORM = {
+    "kind": "cost",
+    "period": "day",
+    "amount_usd": "50",
+    "thresholds": "80",
+    "channel_type": "webhook",
+    "url": "http://127.0.0.1:9/hook",
+    "format": "json",
+}
+
+
+def _budget_page(w: World, c: Caller, tail: str) -> Call:
+    """A budget of the caller's own, through its Settings form."""
+    budget_id = _budget_url(w, c).url.rsplit("/", 1)[1]
+    return Call(f"/settings/budgets/{budget_id}/{tail}", form={"confirm": "1"})
+
+
+def _team_budget_page(w: World, c: Caller, tail: str) -> Call:
+    """A budget of the team (made by its owner), through the team page's form."""
+    made = w.client.post(f"/api/teams/{w.crew}/budgets", json=BUDGET, headers=w.owner.key)
+    budget_id = w.ok(made, 201)["id"]
+    return Call(f"/teams/{w.crew_slug}/budgets/{budget_id}/{tail}", form={"confirm": "1"})
+
+
+DIGEST = {"period": "daily", "channel": BUDGET["channel"]}
+
+
+def _digest_url(w: World, c: Caller) -> Call:
+    """A digest of the caller's own (the member's, for an anonymous caller)."""
+    owner = c if c.key else w.callers["member"]
+    made = w.client.post("/api/digests", json=DIGEST, headers=owner.key)
+    return Call(f"/api/digests/{w.ok(made, 201)['id']}")
+
+
 def _logout(w: World, c: Caller) -> Call:
     return Call("/logout", form={}, caller=w.browser(Caller(c.kind, c.name, c.id, c.key)))
 
@@ -578,6 +621,8 @@ CALLS: dict[tuple[str, str], Maker] = {
         f"/api/usage/limits/current?team={w.crew}"
     ),
     ("POST", "/api/budgets"): lambda w, c: Call("/api/budgets", json=BUDGET),
+    ("POST", "/api/digests"): lambda w, c: Call("/api/digests", json=DIGEST),
+    ("DELETE", "/api/digests/{digest_id:int}"): _digest_url,
     ("PUT", "/api/budgets/{budget_id:int}"): _budget_url,
     ("DELETE", "/api/budgets/{budget_id:int}"): lambda w, c: Call(_budget_url(w, c).url),
     ("POST", "/api/budgets/{budget_id:int}/test"): lambda w, c: _budget_url(w, c, "/test"),
@@ -635,6 +680,18 @@ CALLS: dict[tuple[str, str], Maker] = {
     ),
     ("POST", f"{SLUG}/invites/{{code:str}}/revoke"): _revoke_invite_page,
     ("POST", f"{SLUG}/leave"): _leave_page,
+    ("POST", "/settings/budgets"): lambda w, c: Call("/settings/budgets", form=BUDGET_FORM),
+    ("POST", "/settings/budgets/{budget_id:int}/delete"): lambda w, c: _budget_page(w, c, "delete"),
+    ("POST", "/settings/budgets/{budget_id:int}/test"): lambda w, c: _budget_page(w, c, "test"),
+    ("POST", f"{SLUG}/budgets"): lambda w, c: Call(
+        f"/teams/{w.crew_slug}/budgets", form=BUDGET_FORM
+    ),
+    ("POST", f"{SLUG}/budgets/{{budget_id:int}}/delete"): lambda w, c: _team_budget_page(
+        w, c, "delete"
+    ),
+    ("POST", f"{SLUG}/budgets/{{budget_id:int}}/test"): lambda w, c: _team_budget_page(
+        w, c, "test"
+    ),
     ("POST", "/admin/users/{user_id:int}/{action:str}"): _admin_action_page,
     ("POST", "/admin/invites"): lambda w, c: Call(
         "/admin/invites", form={"max_uses": "1", "expires_in_hours": "24"}

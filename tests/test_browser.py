@@ -20,6 +20,7 @@ import pytest
 
 from promptpulse_server import pages
 from test_api import breakdown
+from test_budgets import Receiver, receiver  # noqa: F401  (the fixture)
 from test_dashboard import day, upload
 from test_end_to_end import Server
 from testclock import NOW, iso
@@ -313,3 +314,47 @@ def test_the_limits_card_and_the_team_table_in_a_real_browser(browser: Any, tmp_
         assert all(u.startswith(server.base) for u in requests), requests
     finally:
         server.stop()
+
+
+def test_adding_a_budget_and_sending_a_test_in_a_real_browser(
+    browser: Any,
+    site: tuple[Server, dict[str, str]],
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    """Settings: add a cost budget with a webhook (a real receiver on 127.0.0.1), see where it
+    stands, press "Send a test": the receiver gets the test, the delivery log says ok."""
+    server, key = site
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{server.base}/login")
+    page.fill("input[name=api_key]", key["X-API-Key"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.base}/")
+    page.goto(f"{server.base}/settings")
+    form = page.locator("#budget-form")
+    form.locator("select[name=kind]").select_option("cost")
+    form.locator("select[name=period]").select_option("month")
+    form.locator("input[name=amount_usd]").fill("250")
+    form.locator("input[name=thresholds]").fill("50, 80, 100")
+    form.locator("select[name=channel_type]").select_option("webhook")
+    form.locator("input[name=url]").fill(receiver.url)
+    form.locator("select[name=format]").select_option("json")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("text=Budget added.")
+    row = page.locator("#budget-list tbody tr")
+    assert row.count() == 1
+    assert "monthly cost, $250.00" in row.inner_text()
+    budgets = httpx.get(f"{server.base}/api/budgets", headers=key).json()["budgets"]
+    assert [(b["amountUsd"], b["thresholds"]) for b in budgets] == [(250.0, [50, 80, 100])]
+    assert pages.money(budgets[0]["used"]) in row.inner_text()
+    page.click("button[data-test-budget]")
+    page.wait_for_selector("text=Test sent.")
+    assert len(receiver.got) == 1
+    sent = receiver.bodies()[0]
+    assert sent["test"] is True and sent["budgetId"] == budgets[0]["id"]
+    log = page.locator("#delivery-log tbody tr")
+    assert log.count() == 1 and log.first.get_attribute("data-status") == "ok"
+    assert problems == []
+    page.close()

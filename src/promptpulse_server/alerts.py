@@ -31,6 +31,7 @@ import ipaddress
 import json
 import smtplib
 import socket
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,13 +133,85 @@ def budgets_of(db: Session, user: User) -> list[Budget]:
     )
 
 
+SPIKE_FACTOR = 3.0
+SPIKE_HISTORY = 14  # active days before today
+SPIKE_MIN_HISTORY = 3  # fewer active days than this: no usual to compare with
+SPIKE_LOOKBACK_DAYS = 365
+
+
+def spike(
+    db: Session, user: User, now: dt.datetime, floor: float
+) -> tuple[dt.date, float, float] | None:
+    """(today, today's cost, the median of the previous active days) when today, in the user's
+    zone, costs more than 3× the median of the previous 14 days with any cost and more than
+    ``floor`` dollars; else None."""
+    today = now.astimezone(alerts_q.zone_of(user.timezone)).date()
+    days = alerts_q.active_days(db, user.id, today - dt.timedelta(days=SPIKE_LOOKBACK_DAYS), today)
+    cost = days.pop(today, 0.0)
+    if cost <= floor:
+        return None
+    before = [days[d] for d in sorted(days, reverse=True)[:SPIKE_HISTORY]]
+    if len(before) < SPIKE_MIN_HISTORY:
+        return None
+    median = statistics.median(before)
+    if cost <= SPIKE_FACTOR * median:
+        return None
+    return today, cost, median
+
+
+def spike_messages(db: Session, user: User, now: dt.datetime, floor: float) -> list[Message]:
+    """A spike alerts its user once a day, through each channel of their own budgets (once per
+    channel): claimed as an alert of the budget with the period key ``spike:<day>``, so the
+    alert table's unique key keeps it to once, as for thresholds."""
+    if not user.spike_alerts:
+        return []
+    own = alerts_q.user_budgets(db, user)
+    if not own:
+        return []
+    found = spike(db, user, now, floor)
+    if found is None:
+        return []
+    day, cost, median = found
+    ratio = cost / median
+    messages = []
+    channels: list[dict[str, Any]] = []
+    for budget in own:
+        if budget.channel in channels:
+            continue
+        channels.append(budget.channel)
+        figures = alerts_q.Figures(f"spike:{day.isoformat()}", cost, median, ratio * 100)
+        alert_id = alerts_q.claim_alert(db, budget, figures, 0, now)
+        if alert_id is None:
+            continue
+        text = (
+            f"promptpulse: {user.username}'s cost today, ${cost:,.2f}, is {ratio:.1f}× the usual "
+            f"(median ${median:,.2f} of the last {SPIKE_HISTORY} active days)"
+        )
+        payload: dict[str, Any] = {
+            "budgetId": budget.id,
+            "teamId": None,
+            "kind": "spike",
+            "period": "day",
+            "periodKey": figures.period_key,
+            "day": day.isoformat(),
+            "used": round(cost, 6),
+            "median": round(median, 6),
+            "ratio": round(ratio, 2),
+            "unit": "usd",
+            "test": False,
+            "text": text,
+        }
+        messages.append(Message(budget.id, alert_id, dict(budget.channel), payload, text))
+    return messages
+
+
 def check(
-    db: Session, user: User, now: dt.datetime
+    db: Session, user: User, now: dt.datetime, spike_floor: float = 5.0
 ) -> tuple[list[tuple[Budget, alerts_q.Figures, list[int]]], list[Message]]:
     """After an upload of ``user`` committed: the budgets past a threshold, and the alerts this
-    call claimed (to deliver). Commits the claims."""
+    call claimed (to deliver), a cost spike's among them. Commits the claims."""
     standings = []
-    messages = []
+    messages = spike_messages(db, user, now, spike_floor)
     names = alerts_q.team_names(db, alerts_q.team_ids_of(db, user))
     for budget in budgets_of(db, user):
         figures = standing(db, budget, now, user)

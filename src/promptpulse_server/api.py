@@ -387,6 +387,7 @@ def _user_out(u: User) -> schemas.UserOut:
         timezone=u.timezone,
         share_with_team=u.share_with_team,
         is_admin=u.is_admin,
+        spike_alerts=u.spike_alerts,
     )
 
 
@@ -538,7 +539,7 @@ def _with_alerts(
     answer, and the alerts it fired are delivered after the answer is sent. A failure here
     loses no usage: the next upload checks again."""
     try:
-        standings, messages = alerts.check(db, user, now)
+        standings, messages = alerts.check(db, user, now, state.settings.spike_floor_usd)
     except Exception:
         db.rollback()
         logging.getLogger(__name__).exception("checking budgets after an upload failed")

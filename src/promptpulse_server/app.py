@@ -26,8 +26,10 @@ from litestar.types import Logger, Scope
 from promptpulse import __version__
 from promptpulse_server import (
     api,
+    budget_pages,
     budgets_api,
     db,
+    digests,
     limits_api,
     logs,
     metrics,
@@ -120,9 +122,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         api.router,
         limits_api.router,
         budgets_api.router,
+        digests.router,
         team_api.router,
         web.router,
         team_pages.router,
+        budget_pages.router,
     ]
     if settings.metrics_token:  # without a token there is no /metrics at all
         routes.append(metrics.metrics)

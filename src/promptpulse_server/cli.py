@@ -282,6 +282,31 @@ def users_demote(username: Annotated[str, typer.Argument()]) -> None:
     _change(username, "demote")
 
 
+@app.command("send-digests")
+def send_digests(
+    period: Annotated[
+        str, typer.Option(help="Which digests: daily (yesterday) or weekly (last week).")
+    ] = "daily",
+) -> None:
+    """Send the daily or weekly digests of the last complete period, each once: run it from
+    cron (see the README). A period already sent, by this run or another, is not sent again."""
+    from promptpulse_server import db, digests
+
+    if period not in ("daily", "weekly"):
+        raise _Fail("--period: daily or weekly")
+    settings = _settings()
+    engine = _engine(settings)
+    try:
+        sent, failed = digests.send_digests(
+            db.session_factory(engine), settings, "daily" if period == "daily" else "weekly"
+        )
+    finally:
+        engine.dispose()
+    typer.echo(f"{period} digests: {sent} sent, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
 def _engine(settings: Settings | None = None) -> Any:
     from promptpulse_server import db
 

@@ -61,6 +61,8 @@ class User(Base):
     leaderboard_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     # shown in the team view to everyone on this server (a team server's point; can be turned off)
     share_with_team: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # an alert when a day costs far more than usual (alerts.spike); on unless turned off
+    spike_alerts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # a server admin sees everyone and manages accounts; the first account is one
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -351,7 +353,13 @@ class Delivery(Base):
 
     __tablename__ = "delivery"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    budget_id: Mapped[int] = mapped_column(ForeignKey("budget.id", ondelete="CASCADE"))
+    # exactly one of budget_id (an alert or a test) and digest_id (a digest)
+    budget_id: Mapped[int | None] = mapped_column(
+        ForeignKey("budget.id", ondelete="CASCADE"), nullable=True
+    )
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digest.id", ondelete="CASCADE"), nullable=True
+    )
     alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("alert.id", ondelete="CASCADE"), nullable=True
     )
@@ -359,4 +367,42 @@ class Delivery(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(10))  # ok | error
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    __table_args__ = (Index("ix_delivery_budget", "budget_id"),)
+    __table_args__ = (
+        Index("ix_delivery_budget", "budget_id"),
+        Index("ix_delivery_digest", "digest_id"),
+    )
+
+
+class Digest(Base):
+    """A subscription to a daily or weekly summary of a user's or a team's usage, sent by
+    ``promptpulse-server send-digests`` through ``channel`` (JSON, as a budget's)."""
+
+    __tablename__ = "digest"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # exactly one of user_id and team_id
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), nullable=True
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), nullable=True
+    )
+    period: Mapped[str] = mapped_column(String(10))  # daily | weekly
+    channel: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (Index("ix_digest_user", "user_id"), Index("ix_digest_team", "team_id"))
+
+
+class DigestSent(Base):
+    """A digest's period, claimed before it is sent: unique by (digest, period's first day),
+    so that a digest is never sent twice for a period, whoever runs send-digests."""
+
+    __tablename__ = "digest_sent"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digest.id", ondelete="CASCADE"))
+    period_start: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(10))  # pending | sent | failed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (UniqueConstraint("digest_id", "period_start"),)

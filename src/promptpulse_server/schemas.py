@@ -283,6 +283,7 @@ class UserOut(Camel):
     timezone: str
     share_with_team: bool
     is_admin: bool = False
+    spike_alerts: bool = True
 
 
 class CreatedUser(Camel):
@@ -397,6 +398,7 @@ class UserUpdate(Camel):
     leaderboard_opt_in: bool | None = None
     timezone: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)] | None = None
     share_with_team: bool | None = None
+    spike_alerts: bool | None = None
 
 
 class NewKey(Camel):

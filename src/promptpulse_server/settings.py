@@ -190,6 +190,7 @@ class Settings:
     smtp_url: str = ""  # smtp://user:pass@host:port or smtps://…; empty: no e-mail alerts
     mail_from: str = ""
     alert_retry_delays: tuple[float, ...] = (1.0, 4.0)  # seconds before the 2nd, 3rd attempt
+    spike_floor_usd: float = 5.0  # a day under this cost is no spike, however unusual
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -25,7 +25,17 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_409_CONFLICT
 
 from promptpulse.clock import to_ms
-from promptpulse_server import api, auth, limits_api, queries, schemas, team_api, views, web
+from promptpulse_server import (
+    api,
+    auth,
+    budget_forms,
+    limits_api,
+    queries,
+    schemas,
+    team_api,
+    views,
+    web,
+)
 from promptpulse_server.api import DB, Now, RowId
 from promptpulse_server.models import User
 from promptpulse_server.web import Viewer
@@ -235,6 +245,8 @@ def _team(
     slug: str,
     new_invite: Any = None,
     message: str = "",
+    status: int = 200,
+    **extra: Any,
 ) -> Response[Any]:
     team, role = _team_by_slug(db, slug, viewer)
     manager = role in teams_q.MANAGERS or viewer.is_admin
@@ -247,10 +259,12 @@ def _team(
     people = queries.visible_users(db, viewer, ids)
     latest = queries.limits.latest(db, [u.id for u in people])
     current = {uid: limits_api.current_of(found, now) for uid, found in latest.items()}
+    budgets = budget_forms.context(db, viewer, now, team, full=manager)
     return _render(
         "team_detail.html",
         request,
         viewer,
+        status,
         team=team,
         role=role,
         manager=manager,
@@ -264,6 +278,7 @@ def _team(
         base=str(request.base_url).rstrip("/"),
         message=message,
         table=table,
+        **(budgets | extra),
     )
 
 

@@ -29,7 +29,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from promptpulse.clock import to_ms
-from promptpulse_server import api, auth, limits_api, pages, queries, schemas, views
+from promptpulse_server import api, auth, budget_forms, limits_api, pages, queries, schemas, views
 from promptpulse_server.models import ApiKey, User
 
 COOKIE = "pp_session"
@@ -514,7 +514,9 @@ def _settings(
     message: str = "",
     error: str = "",
     status: int = 200,
+    **extra: Any,
 ) -> Response[Any]:
+    now = api.clock_now(request.app.state)
     return page(
         "settings.html",
         request,
@@ -525,6 +527,7 @@ def _settings(
         new_key=new_key,
         message=message,
         error=error,
+        **(budget_forms.context(db, viewer, now) | extra),
     )
 
 
@@ -534,6 +537,7 @@ class ProfileForm:
     timezone: str = "UTC"
     leaderboard_opt_in: str = ""
     share_with_team: str = ""
+    spike_alerts: str = ""
 
 
 @post("/settings/profile", sync_to_thread=True, include_in_schema=False)
@@ -562,6 +566,7 @@ def save_profile(
             timezone=data.timezone.strip(),
             leaderboard_opt_in=bool(data.leaderboard_opt_in),
             share_with_team=bool(data.share_with_team),
+            spike_alerts=bool(data.spike_alerts),
         ),
     )
     db.commit()

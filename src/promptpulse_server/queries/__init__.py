@@ -141,6 +141,8 @@ def update_user(s: Session, user: User, change: schemas.UserUpdate) -> User:
         user.timezone = change.timezone
     if change.share_with_team is not None:
         user.share_with_team = change.share_with_team
+    if change.spike_alerts is not None:
+        user.spike_alerts = change.spike_alerts
     s.flush()
     return user
 

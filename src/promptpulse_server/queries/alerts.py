@@ -152,6 +152,19 @@ def cost_between(s: Session, user_ids: Sequence[int], first: dt.date, last: dt.d
     return float(sum(rows))
 
 
+def active_days(s: Session, user_id: int, first: dt.date, last: dt.date) -> dict[dt.date, float]:
+    """The days from ``first`` to ``last`` on which the user's machines cost anything."""
+    rows = s.execute(
+        select(DailyUsage.date, DailyUsage.cost)
+        .join(Machine, Machine.id == DailyUsage.machine_id)
+        .where(Machine.user_id == user_id, DailyUsage.date >= first, DailyUsage.date <= last)
+    ).all()
+    days: dict[dt.date, float] = {}
+    for day, cost in rows:
+        days[day] = days.get(day, 0.0) + float(cost or 0)
+    return {d: c for d, c in days.items() if c > 0}
+
+
 class Figures(NamedTuple):
     """Where a budget stands in its current period (for a team's limit budget: one member)."""
 
@@ -207,15 +220,17 @@ def claim_alert(
 
 def log_delivery(
     s: Session,
-    budget_id: int,
+    budget_id: int | None,
     alert_id: int | None,
     attempt: int,
     now: dt.datetime,
     error: str | None,
+    digest_id: int | None = None,
 ) -> None:
     s.add(
         Delivery(
             budget_id=budget_id,
+            digest_id=digest_id,
             alert_id=alert_id,
             attempt=attempt,
             at=now,

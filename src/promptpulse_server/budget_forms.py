@@ -1,0 +1,182 @@
+"""Budgets on the dashboard's pages (Settings and a team's page): what the pages show, and the
+add form read into the JSON API's own schema (``schemas.BudgetIn``) so that a bad value gets
+the same message, naming its field, as the API gives.
+
+No routes here (see ``budget_pages``): ``web`` and ``team_pages`` import this for their
+pages' context."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy.orm import Session
+
+from promptpulse_server import budgets_api, queries, schemas
+from promptpulse_server.models import Budget, Team, User
+
+alerts_q = queries.alerts
+LOG_ROWS = 20
+
+# the form's names for the schema's fields (as msgspec names them in an error: ``$.amountUsd``)
+FIELDS = {
+    "amountUsd": "amount_usd",
+    "period": "period",
+    "window": "window",
+    "thresholds": "thresholds",
+    "kind": "kind",
+    "channel": "channel_type",
+    "channel.url": "url",
+    "channel.to": "to",
+    "channel.format": "format",
+    "channel.secret": "secret",
+    "channel.type": "channel_type",
+}
+
+
+@dataclass
+class BudgetForm:
+    """The add form, as the browser sends it (every field a string)."""
+
+    kind: str = "cost"
+    period: str = "month"
+    amount_usd: str = ""
+    window: str = "five_hour"
+    thresholds: str = ""
+    channel_type: str = "webhook"
+    url: str = ""
+    format: str = "slack"
+    secret: str = ""
+    to: str = ""
+
+
+@dataclass
+class DeleteBudgetForm:
+    confirm: str = ""
+
+
+class FormError(Exception):
+    """A form value the API would refuse: ``field`` is the form's field, ``message`` the
+    API's words."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def field_of(message: str) -> str:
+    """The form field a schema's message is about: ``… - at `$.amountUsd``` or
+    ``channel.url: …``."""
+    found = re.search(r"at `\$\.([A-Za-z.]+)", message)
+    name = found.group(1) if found else message.split(":", 1)[0].strip()
+    return FIELDS.get(name, FIELDS.get(name.split(".")[0], ""))
+
+
+def checked(form: BudgetForm, team_id: int | None) -> schemas.BudgetIn:
+    """The form as the API's ``BudgetIn``, or a ``FormError``."""
+    raw_thresholds = form.thresholds.strip()
+    thresholds: list[Any] | None = None
+    if raw_thresholds:
+        try:
+            thresholds = [int(t) for t in re.split(r"[\s,;%]+", raw_thresholds) if t]
+        except ValueError:
+            raise FormError(
+                "thresholds", "thresholds: whole percents, separated by commas"
+            ) from None
+    channel: dict[str, Any]
+    if form.channel_type == "email":
+        channel = {"type": "email", "to": form.to.strip()}
+    else:
+        channel = {"type": "webhook", "url": form.url.strip(), "format": form.format}
+        if form.secret:
+            channel["secret"] = form.secret
+    data: dict[str, Any] = {"kind": form.kind, "channel": channel}
+    if form.kind == "cost":
+        data["period"] = form.period
+        data["amountUsd"] = form.amount_usd.strip()
+    else:
+        data["window"] = form.window
+    if thresholds is not None:
+        data["thresholds"] = thresholds
+    if team_id is not None:
+        data["teamId"] = team_id
+    try:
+        found: schemas.BudgetIn = msgspec.convert(data, schemas.BudgetIn, strict=False)
+        return found
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        raise FormError(field_of(message) or "kind", message) from None
+
+
+def add(
+    db: Session, user: User, form: BudgetForm, team_id: int | None, state: Any, now: dt.datetime
+) -> Budget:
+    """Add the form's budget through the API's rules; a ``FormError`` for what they refuse."""
+    from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+
+    data = checked(form, team_id)
+    try:
+        return budgets_api.create(db, user, data, state.settings, now)
+    except (NotFoundException, PermissionDeniedException):
+        raise
+    except HTTPException as exc:
+        db.rollback()
+        message = str(exc.detail)
+        raise FormError(field_of(message) or "kind", message) from None
+
+
+@dataclass
+class BudgetRow:
+    budget: schemas.BudgetOut
+    what: str  # "monthly cost, $50.00" or "5-hour limit"
+    where: str  # the channel as shown
+
+
+@dataclass
+class LogRow:
+    delivery: schemas.DeliveryOut
+    what: str
+
+
+def describe(b: schemas.BudgetOut) -> str:
+    if b.kind == "cost":
+        period = {"day": "daily", "week": "weekly", "month": "monthly"}.get(b.period or "", "")
+        return f"{period} cost, ${b.amount_usd or 0:,.2f}"
+    return {"five_hour": "5-hour", "seven_day": "7-day"}.get(b.window or "", "") + " limit"
+
+
+def channel_text(c: schemas.ChannelOut) -> str:
+    if c.type == "email":
+        return f"e-mail to {c.to}" if c.to else "e-mail"
+    if c.url is None:
+        return "webhook"
+    secret = ", signed" if c.secret else ""
+    return f"{c.format} webhook to {c.url}{secret}"
+
+
+def context(
+    db: Session, viewer: User, now: dt.datetime, team: Team | None = None, full: bool = True
+) -> dict[str, Any]:
+    """The budgets section's context: the budgets with where each stands, and the latest
+    delivery attempts (a user's own, or the team's)."""
+    if team is None:
+        budgets = alerts_q.user_budgets(db, viewer)
+        log = alerts_q.deliveries(db, viewer.id, [], LOG_ROWS)
+    else:
+        budgets = alerts_q.team_budgets(db, [team.id])
+        log = alerts_q.deliveries(db, None, [team.id], LOG_ROWS)
+    rows = []
+    names: dict[int, str] = {}
+    for budget in budgets:
+        out = budgets_api.budget_out(db, budget, viewer, now, full)
+        rows.append(BudgetRow(out, describe(out), channel_text(out.channel)))
+        names[budget.id] = describe(out)
+    logs = [
+        LogRow(budgets_api.delivery_out(d, b, a), names.get(b.id, f"budget {b.id}"))
+        for d, b, a in log
+    ]
+    return {"budget_rows": rows, "delivery_log": logs}
