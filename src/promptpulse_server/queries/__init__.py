@@ -16,10 +16,10 @@ from sqlalchemy import (
     Float,
     Integer,
     TypeDecorator,
+    UniqueConstraint,
     and_,
     delete,
     func,
-    insert,
     or_,
     select,
     tuple_,
@@ -345,70 +345,57 @@ def store_batch(
     if seen is not None:
         return Stored(duplicate=True)
     out = Stored()
-    days = _newest(
-        s, DailyUsage, machine.id, (DailyUsage.date,), generated_at, {(d.date,): d for d in daily}
-    )
-    out.daily = len(days)
-    _replace(
+    mid = machine.id
+    # a key sent twice in one batch: the last one counts
+    daily = list({d.date: d for d in daily}.values())
+    sessions = list({(x.project_path, x.session_id): x for x in sessions}.values())
+    real_blocks = list({b.start_time: b for b in blocks if not b.is_gap}.values())
+    out.daily = _upsert(
         s,
         DailyUsage,
-        machine.id,
-        (DailyUsage.date,),
-        list(days),
+        mid,
+        ("date",),
+        generated_at,
+        [(d.date,) for d in daily],
         [
-            dict(
-                machine_id=machine.id,
-                date=row.date,
-                model=m.model_name,
-                uploaded_at=generated_at,
-                **_tokens(m),
-            )
-            for row in days.values()
+            dict(machine_id=mid, date=row.date, model=m.model_name, uploaded_at=generated_at)
+            | _tokens(m)
+            for row in daily
             for m in _breakdowns(row)
         ],
     )
-    sess = _newest(
+    out.sessions = _upsert(
         s,
         SessionUsage,
-        machine.id,
-        (SessionUsage.project, SessionUsage.session_id),
+        mid,
+        ("project", "session_id"),
         generated_at,
-        {(x.project_path, x.session_id): x for x in sessions},
-    )
-    out.sessions = len(sess)
-    _replace(
-        s,
-        SessionUsage,
-        machine.id,
-        (SessionUsage.project, SessionUsage.session_id),
-        list(sess),
+        [(x.project_path, x.session_id) for x in sessions],
         [
             dict(
-                machine_id=machine.id,
+                machine_id=mid,
                 project=x.project_path,
                 session_id=x.session_id,
                 first_activity=x.first_activity,
                 last_activity=x.last_activity,
                 model=m.model_name,
                 uploaded_at=generated_at,
-                **_tokens(m),
             )
-            for x in sess.values()
+            | _tokens(m)
+            for x in sessions
             for m in _breakdowns(x)
         ],
     )
-    real_blocks = {(b.start_time,): b for b in blocks if not b.is_gap}
-    blks = _newest(s, BlockUsage, machine.id, (BlockUsage.start,), generated_at, real_blocks)
-    out.blocks = len(blks)
-    _replace(
+    out.blocks = _upsert(
         s,
         BlockUsage,
-        machine.id,
-        (BlockUsage.start,),
-        list(blks),
+        mid,
+        ("start",),
+        generated_at,
+        [(b.start_time,) for b in real_blocks],
         [
             dict(
-                machine_id=machine.id,
+                machine_id=mid,
                 start=b.start_time,
                 end=b.end_time,
                 last_entry=b.actual_end_time or b.start_time,
@@ -421,7 +408,7 @@ def store_batch(
                 models=list(b.models),
                 uploaded_at=generated_at,
             )
-            for b in blks.values()
+            for b in real_blocks
         ],
     )
     out.limits = limits.store_readings(s, user, machine, readings)
@@ -475,46 +462,56 @@ def _breakdowns(row: schemas.DailyRow | schemas.SessionRow) -> list[schemas.Mode
     return []
 
 
-def _newest(
+def _upsert(
     s: Session,
     model: Any,
     machine_id: int,
-    key_cols: tuple[Any, ...],
+    key: tuple[str, ...],
     generated_at: dt.datetime,
-    incoming: dict[tuple[Any, ...], _Row],
-) -> dict[tuple[Any, ...], _Row]:
-    """The incoming rows that are not older than what the machine already has."""
-    if not incoming:
-        return {}
-    stored: dict[tuple[Any, ...], dt.datetime] = {}
-    keys = list(incoming)
-    for i in range(0, len(keys), CHUNK):
-        part = keys[i : i + CHUNK]
-        for row in s.execute(
-            select(*key_cols, func.max(model.uploaded_at))
-            .where(model.machine_id == machine_id, _key_in(key_cols, part))
-            .group_by(*key_cols)
-        ):
-            stored[tuple(row[:-1])] = row[-1]
-    return {k: v for k, v in incoming.items() if k not in stored or stored[k] <= generated_at}
-
-
-def _replace(
-    s: Session,
-    model: Any,
-    machine_id: int,
-    key_cols: tuple[Any, ...],
     keys: list[tuple[Any, ...]],
     rows: list[dict[str, Any]],
-) -> None:
-    for i in range(0, len(keys), CHUNK):
-        s.execute(
-            delete(model).where(
-                model.machine_id == machine_id, _key_in(key_cols, keys[i : i + CHUNK])
-            )
-        )
+) -> int:
+    """Store one machine's rows as a set; the number of keys (days, sessions or blocks) stored.
+
+    A key the machine holds from a newer batch is kept as it is. Every other key is replaced as
+    a whole: its rows (all models of a day, say) are deleted, then the batch's rows inserted in
+    one bulk ``INSERT … ON CONFLICT (key, model) DO UPDATE … WHERE`` the stored row is not
+    newer, so even a racing writer can never put an older row over a newer one. One query finds
+    the newer keys (usually none), one DELETE per 500 keys, one executemany: no statement and
+    no ORM object per row."""
+    if not keys:
+        return 0
+    table = model.__table__
+    cols = tuple(table.c[k] for k in key)
+    mine = table.c.machine_id == machine_id
+    newer = {
+        tuple(r)
+        for r in s.execute(select(*cols).distinct().where(mine, table.c.uploaded_at > generated_at))
+    }
+    unique = list(dict.fromkeys(keys))
+    if newer:
+        unique = [k for k in unique if k not in newer]
+        rows = [r for r in rows if tuple(r[k] for k in key) not in newer]
+    not_newer = table.c.uploaded_at <= generated_at
+    for i in range(0, len(unique), CHUNK):
+        s.execute(delete(table).where(mine, not_newer, _key_in(cols, unique[i : i + CHUNK])))
     if rows:
-        s.execute(insert(model), rows)
+        dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table)
+        conflict = [c.name for c in _unique_key(table)]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=conflict,
+            set_={c: stmt.excluded[c] for c in rows[0] if c not in conflict},
+            where=table.c.uploaded_at <= stmt.excluded.uploaded_at,
+        )
+        s.execute(stmt, rows)
+    return len(unique)
+
+
+def _unique_key(table: Any) -> list[Any]:
+    """The columns of the table's one unique constraint (machine, key and, for usage, model)."""
+    (found,) = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+    return list(found.columns)
 
 
 def _key_in(cols: tuple[Any, ...], keys: list[tuple[Any, ...]]) -> Any:
