@@ -258,9 +258,7 @@ def load(name: str, database_url: str, uploads: int, workers: int) -> list[tuple
             bodies = [
                 (
                     keys[n // 2],
-                    json.dumps(
-                        year_batch(rnd, f"m-{n % 2}", sessions=1500, blocks=860)
-                    ).encode(),
+                    json.dumps(year_batch(rnd, f"m-{n % 2}", sessions=1500, blocks=860)).encode(),
                 )
                 for n in range(uploads)
             ]

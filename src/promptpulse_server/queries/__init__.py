@@ -511,24 +511,51 @@ def _bulk_upsert(s: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     most of an upload's time."""
     bind = s.get_bind()
     name = bind.dialect.name
-    stmt = (postgresql if name == "postgresql" else sqlite).insert(table)
     conflict = [c.name for c in _unique_key(table)]
+    stmt = (postgresql if name == "postgresql" else sqlite).insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=conflict,
         set_={c: stmt.excluded[c] for c in rows[0] if c not in conflict},
         where=table.c.uploaded_at <= stmt.excluded.uploaded_at,
     )
-    compiled = stmt.compile(dialect=bind.dialect, column_keys=list(rows[0]))
     convert = {k: _to_driver(table.c[k].type, name) for k in rows[0]}
     plain = [(k, f) for k, f in convert.items() if f is not None]
-    if name == "sqlite":
-        order = list(compiled.positiontup or ())
-        if plain:
-            rows = [r | {k: f(r[k]) for k, f in plain} for r in rows]
-        params: Any = [tuple(r[k] for k in order) for r in rows]
-    else:
-        params = [r | {k: f(r[k]) for k, f in plain} for r in rows] if plain else rows
+    if name == "postgresql":
+        _unnest_upsert(s, table, rows, conflict, plain)
+        return
+    compiled = stmt.compile(dialect=bind.dialect, column_keys=list(rows[0]))
+    order = list(compiled.positiontup or ())
+    if plain:
+        rows = [r | {k: f(r[k]) for k, f in plain} for r in rows]
+    params = [tuple(r[k] for k in order) for r in rows]
     s.connection().exec_driver_sql(compiled.string, params)
+
+
+def _unnest_upsert(
+    s: Session,
+    table: Any,
+    rows: list[dict[str, Any]],
+    conflict: list[str],
+    plain: list[tuple[str, Any]],
+) -> None:
+    """PostgreSQL: the same upsert as one statement over arrays, one array a column
+    (``INSERT … SELECT * FROM unnest(…) ON CONFLICT … DO UPDATE … WHERE``): psycopg sends
+    each column once instead of a statement a row."""
+    dialect = s.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    names = list(rows[0])
+    arrays = {k: [r[k] for r in rows] for k in names}
+    for k, f in plain:
+        arrays[k] = [f(v) for v in arrays[k]]
+    typed = ", ".join(f"%({k})b::{table.c[k].type.compile(dialect=dialect)}[]" for k in names)
+    updates = ", ".join(f"{quote(k)} = excluded.{quote(k)}" for k in names if k not in conflict)
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in names)}) "
+        f"SELECT * FROM unnest({typed}) "
+        f"ON CONFLICT ({', '.join(quote(k) for k in conflict)}) DO UPDATE SET {updates} "
+        f"WHERE {quote(table.name)}.uploaded_at <= excluded.uploaded_at"
+    )
+    s.connection().exec_driver_sql(sql, arrays)
 
 
 def _to_driver(kind: Any, dialect: str) -> Any:
