@@ -1,6 +1,12 @@
 """Server speed against a real `promptpulse-server serve` on 127.0.0.1, on SQLite and PostgreSQL.
 
     python benchmarks/server.py [--postgres URL] [--users 100]
+    python benchmarks/server.py --load [--postgres URL] [--uploads 96] [--workers 2]
+
+Measures, with ``--load``, per database: ingest under 24 concurrent uploaders against
+``serve --workers 2`` (each upload a year of one machine: 365 days x 5 models, 1,500 sessions
+x 2 models, 860 blocks = 2,725 rows), as uploads/s and rows/s, upload p50/p99, and the p95 of
+GET /api/usage/aggregate and /api/machines sent one at a time while the uploads run.
 
 Measures, per database:
   - one upload of a year of one machine (365 days x 5 models, 3,000 sessions, 2,500 blocks);
@@ -104,7 +110,9 @@ def year_batch(
     }
 
 
-def start_server(database_url: str, home: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    database_url: str, home: str, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -119,7 +127,14 @@ def start_server(database_url: str, home: str) -> tuple[subprocess.Popen[bytes],
         PROMPTPULSE_INVITE_GUESSES_PER_MINUTE="100000",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from promptpulse_server.cli import main; main()", "serve"],
+        [
+            sys.executable,
+            "-c",
+            "from promptpulse_server.cli import main; main()",
+            "serve",
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -213,6 +228,100 @@ def run(name: str, database_url: str, users: int) -> list[tuple[str, str]]:
     return rows
 
 
+LOAD_ROWS = 365 + 1500 + 860  # days, sessions and blocks of one load upload
+
+
+def load(name: str, database_url: str, uploads: int, workers: int) -> list[tuple[str, str]]:
+    """24 uploaders send ``uploads`` years (users x 2 machines) while one reader measures."""
+    import json
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    home = tempfile.mkdtemp()
+    proc, base = start_server(database_url, home, workers)
+    rnd = random.Random(2)
+    try:
+        with httpx.Client(base_url=base, timeout=120) as c:
+            keys = [
+                {"X-API-Key": c.post("/api/users", json={"username": f"load-{u}"}).json()["apiKey"]}
+                for u in range((uploads + 1) // 2)
+            ]
+            # a reader's own year, so its aggregate has rows to sum
+            assert (
+                c.post(
+                    "/api/v1/uploads",
+                    headers=keys[0],
+                    json=year_batch(rnd, "reader", sessions=0, blocks=0),
+                ).status_code
+                == 201
+            )
+            bodies = [
+                (
+                    keys[n // 2],
+                    json.dumps(year_batch(rnd, f"m-{n % 2}", sessions=1500, blocks=860)).encode(),
+                )
+                for n in range(uploads)
+            ]
+        done = threading.Event()
+        reads: list[float] = []
+
+        def reader() -> None:
+            with httpx.Client(base_url=base, timeout=120, headers=keys[0]) as r:
+                n = 0
+                while not done.is_set():
+                    path = "/api/usage/aggregate" if n % 2 == 0 else "/api/machines"
+                    params = {"since": "2025-03-01", "until": "2025-03-28"} if n % 2 == 0 else {}
+                    t = time.perf_counter()
+                    assert r.get(path, params=params).status_code == 200
+                    reads.append(time.perf_counter() - t)
+                    n += 1
+                    time.sleep(0.05)
+
+        local = threading.local()
+
+        failed: list[int] = []
+
+        def send(item: tuple[dict[str, str], bytes]) -> float:
+            if not hasattr(local, "client"):
+                local.client = httpx.Client(base_url=base, timeout=300)
+            headers = dict(item[0], **{"Content-Type": "application/json"})
+            t = time.perf_counter()
+            r = local.client.post("/api/v1/uploads", headers=headers, content=item[1])
+            if r.status_code != 201:
+                failed.append(r.status_code)  # counted, and its rows are not
+            return time.perf_counter() - t
+
+        watcher = threading.Thread(target=reader)
+        watcher.start()
+        t = time.perf_counter()
+        with ThreadPoolExecutor(24) as pool:
+            took = list(pool.map(send, bodies))
+        wall = time.perf_counter() - t
+        done.set()
+        watcher.join()
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(home, ignore_errors=True)
+    took.sort()
+    return [
+        (
+            f"{name}: uploads/s (24 uploaders, {uploads} years; failed)",
+            f"{(uploads - len(failed)) / wall:.1f} ({len(failed)} failed {sorted(set(failed))})",
+        ),
+        (f"{name}: rows/s", f"{(uploads - len(failed)) * LOAD_ROWS / wall:,.0f}"),
+        (
+            f"{name}: upload p50 / p99 / max",
+            f"{statistics.median(took):.2f} / {took[int(len(took) * 0.99) - 1]:.2f}"
+            f" / {took[-1]:.2f} s",
+        ),
+        (
+            f"{name}: reads during ingest p50 / p95 ({len(reads)})",
+            f"{statistics.median(reads) * 1000:.0f} / {p95(reads) * 1000:.0f} ms",
+        ),
+    ]
+
+
 def databases(postgres: str | None) -> Iterator[tuple[str, str]]:
     """(name, URL) of a fresh SQLite database, then of PostgreSQL (emptied) when given one."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -239,7 +348,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--postgres", default=os.environ.get("PROMPTPULSE_TEST_POSTGRES_URL"))
     ap.add_argument("--users", type=int, default=100)
+    ap.add_argument("--load", action="store_true", help="the 24-uploader ingest benchmark")
+    ap.add_argument("--uploads", type=int, default=96)
+    ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
+    if args.load:
+        print_table(
+            [
+                r
+                for name, url in databases(args.postgres)
+                for r in load(name, url, args.uploads, args.workers)
+            ]
+        )
+        return
     print_table([r for name, url in databases(args.postgres) for r in run(name, url, args.users)])
 
 

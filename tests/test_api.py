@@ -182,6 +182,56 @@ def test_newer_batch_replaces_a_day_older_does_not(client: TestClient[Any]) -> N
     assert days["2026-03-01"]["totalTokens"] == 200  # untouched
 
 
+def test_a_replaced_day_loses_the_models_the_newer_batch_no_longer_has(
+    client: TestClient[Any],
+) -> None:
+    """The bulk upsert replaces a day as a whole, also from a batch of the same time."""
+    key = signup(client)
+    client.post("/api/v1/uploads", headers=key, json=batch())
+    same_time = batch("b2", days={"2026-03-01": [breakdown("claude-sonnet-4-5", 1, 1, 1, 1, 0.5)]})
+    assert client.post("/api/v1/uploads", headers=key, json=same_time).json()["daily"] == 1
+    days = {d["date"]: d for d in aggregate(client, key)["daily"]}
+    assert [m["modelName"] for m in days["2026-03-01"]["modelBreakdowns"]] == ["claude-sonnet-4-5"]
+    assert days["2026-03-01"]["totalTokens"] == 4
+    assert days["2026-03-02"]["totalTokens"] == 10  # not in the batch: untouched
+    # an older batch with more models adds none of them, and counts the day as not stored
+    older = batch("b0", generated="2026-03-04T00:00:00Z")
+    assert client.post("/api/v1/uploads", headers=key, json=older).json()["daily"] == 0
+    assert aggregate(client, key)["daily"] == list(days.values())
+
+
+def test_concurrent_uploads_of_one_machine_end_at_the_newest_batch(
+    client: TestClient[Any],
+) -> None:
+    """Eight batches of one machine (and each sent twice) race; whatever the order, each day
+    holds the newest batch's rows and every batch id is stored once."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = signup(client)
+    bodies = [
+        batch(
+            f"race-{n}",
+            generated=f"2026-03-05T10:00:0{n}Z",
+            days={
+                "2026-03-01": [breakdown("claude-opus-4-6", n, n, n, n, float(n))],
+                "2026-03-02": [breakdown(f"model-{n}", n, 0, 0, 0, 0.0)],
+            },
+        )
+        for n in range(8)
+    ] * 2
+    random.Random(3).shuffle(bodies)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda b: client.post("/api/v1/uploads", headers=key, json=b), bodies)
+        )
+    assert {a.status_code for a in answers} == {201}
+    assert sum(not a.json()["duplicate"] for a in answers) == 8
+    days = {d["date"]: d for d in aggregate(client, key)["daily"]}
+    assert days["2026-03-01"]["totalTokens"] == 4 * 7 and days["2026-03-01"]["totalCost"] == 7
+    assert [m["modelName"] for m in days["2026-03-02"]["modelBreakdowns"]] == ["model-7"]
+
+
 def test_machines_are_kept_apart_and_summed(client: TestClient[Any]) -> None:
     key = signup(client)
     client.post("/api/v1/uploads", headers=key, json=batch("a", "m1"))

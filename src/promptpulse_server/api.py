@@ -8,7 +8,8 @@ import hashlib
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -496,10 +497,46 @@ def _store(
     source: str,
     readings: list[schemas.UploadedLimit] | None = None,
     plan: schemas.PlanIn | None = None,
+    gate: Callable[[], AbstractContextManager[None]] | None = None,
 ) -> schemas.UploadResult:
     """One batch in one transaction. Uploads that race (the same machine's first upload, the
     same batch sent twice, the same rows) make one of them fail on a unique key: it is tried
-    again, and then sees what the other stored."""
+    again, and then sees what the other stored. ``gate`` bounds how many uploads the process
+    stores at once (``db.UploadGate``)."""
+    with gate() if gate is not None else nullcontext():
+        # what the request did before its turn (its key's last use) ends here: on SQLite a
+        # read begun before the wait would be a stale snapshot that cannot then write
+        db.commit()
+        return _store_now(
+            db,
+            user,
+            now,
+            machine,
+            batch_id,
+            generated_at,
+            daily,
+            sessions,
+            blocks,
+            source,
+            readings,
+            plan,
+        )
+
+
+def _store_now(
+    db: Session,
+    user: User,
+    now: dt.datetime,
+    machine: schemas.MachineIn,
+    batch_id: str,
+    generated_at: dt.datetime,
+    daily: list[schemas.UploadedDay],
+    sessions: list[schemas.UploadedSession],
+    blocks: list[schemas.UploadedBlock],
+    source: str,
+    readings: list[schemas.UploadedLimit] | None,
+    plan: schemas.PlanIn | None,
+) -> schemas.UploadResult:
     for attempt in range(3):
         try:
             row = queries.machine_for(db, user, machine.id, machine.hostname, now)
@@ -579,6 +616,7 @@ def upload(
         "collector",
         data.limits,
         data.plan,
+        state.upload_gate,
     )
     return _with_alerts(result, db, user, now, state)
 
@@ -607,7 +645,21 @@ def ccusage_upload(
     # the same report sent again is the same batch, and changes nothing
     batch_id = "ccusage-" + hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:48]
     where = schemas.MachineIn(id=machine, hostname=machine[:255])
-    result = _store(db, user, now, where, batch_id, now, data.daily, [], [], "ccusage")
+    result = _store(
+        db,
+        user,
+        now,
+        where,
+        batch_id,
+        now,
+        data.daily,
+        [],
+        [],
+        "ccusage",
+        None,
+        None,
+        state.upload_gate,
+    )
     return _with_alerts(result, db, user, now, state)
 
 

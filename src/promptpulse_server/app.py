@@ -146,7 +146,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             backend="gzip", gzip_compress_level=6, minimum_size=1024, exclude=["^/static/"]
         ),
         state=State(
-            {"engine": engine, "sessions": db.session_factory(engine), "settings": settings}
+            {
+                "engine": engine,
+                "sessions": db.session_factory(engine),
+                "settings": settings,
+                "upload_gate": db.UploadGate(engine, settings.upload_concurrency),
+            }
         ),
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +50,41 @@ def make_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
     )
+
+
+class UploadGate:
+    """How many uploads one process stores at once; the others wait their turn.
+
+    An upload of a year is seconds of CPU in one thread: without a bound, 24 of them take every
+    worker thread and the GIL, and a dashboard read waits behind all of them. With ``size``
+    (``PROMPTPULSE_UPLOAD_CONCURRENCY``) at a time, reads keep a thread. On SQLite, which has
+    one writer at a time anyway, the size is 1 and uploads also queue across the processes of
+    ``serve --workers N`` on a lock file next to the database, instead of piling up on the busy
+    timeout."""
+
+    def __init__(self, engine: Engine, size: int) -> None:
+        sqlite = engine.dialect.name == "sqlite"
+        self.size = 1 if sqlite else max(1, size)
+        self._slots = threading.BoundedSemaphore(self.size)
+        database = engine.url.database
+        self._lock_path = (
+            f"{database}.write-lock" if sqlite and database and database != ":memory:" else None
+        )
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._slots:
+            if self._lock_path is None:
+                yield
+                return
+            import fcntl
+
+            with open(self._lock_path, "a") as lock:  # kept: deleting it would race
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

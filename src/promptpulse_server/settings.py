@@ -181,6 +181,8 @@ class Settings:
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_pool_timeout: float = 30.0
+    # uploads each process stores at once (SQLite: always 1); the rest wait, reads keep threads
+    upload_concurrency: int = 2
     log_level: str = "info"  # LOG_LEVEL
     log_format: str = "auto"  # auto (JSON lines unless stderr is a terminal) | json | text
     metrics_token: str = ""  # /metrics exists only with one, and answers only to it
@@ -218,6 +220,7 @@ class Settings:
             db_pool_size=_bounded_int("PROMPTPULSE_DB_POOL_SIZE", 10, 1),
             db_max_overflow=_bounded_int("PROMPTPULSE_DB_MAX_OVERFLOW", 10, 0),
             db_pool_timeout=_seconds("PROMPTPULSE_DB_POOL_TIMEOUT", 30.0),
+            upload_concurrency=_bounded_int("PROMPTPULSE_UPLOAD_CONCURRENCY", 2, 1),
             log_level=_choice("LOG_LEVEL", "info", LOG_LEVELS),
             log_format=_choice("PROMPTPULSE_LOG_FORMAT", "auto", LOG_FORMATS),
             metrics_token=env.get("PROMPTPULSE_METRICS_TOKEN", "").strip(),

@@ -8,18 +8,21 @@ kinds are added after summing, never row by row in 64-bit integers."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import (
+    JSON,
+    Date,
     Float,
     Integer,
     TypeDecorator,
+    UniqueConstraint,
     and_,
     delete,
     func,
-    insert,
     or_,
     select,
     tuple_,
@@ -347,70 +350,57 @@ def store_batch(
     if seen is not None:
         return Stored(duplicate=True)
     out = Stored()
-    days = _newest(
-        s, DailyUsage, machine.id, (DailyUsage.date,), generated_at, {(d.date,): d for d in daily}
-    )
-    out.daily = len(days)
-    _replace(
+    mid = machine.id
+    # a key sent twice in one batch: the last one counts
+    daily = list({d.date: d for d in daily}.values())
+    sessions = list({(x.project_path, x.session_id): x for x in sessions}.values())
+    real_blocks = list({b.start_time: b for b in blocks if not b.is_gap}.values())
+    out.daily = _upsert(
         s,
         DailyUsage,
-        machine.id,
-        (DailyUsage.date,),
-        list(days),
+        mid,
+        ("date",),
+        generated_at,
+        [(d.date,) for d in daily],
         [
-            dict(
-                machine_id=machine.id,
-                date=row.date,
-                model=m.model_name,
-                uploaded_at=generated_at,
-                **_tokens(m),
-            )
-            for row in days.values()
+            dict(machine_id=mid, date=row.date, model=m.model_name, uploaded_at=generated_at)
+            | _tokens(m)
+            for row in daily
             for m in _breakdowns(row)
         ],
     )
-    sess = _newest(
+    out.sessions = _upsert(
         s,
         SessionUsage,
-        machine.id,
-        (SessionUsage.project, SessionUsage.session_id),
+        mid,
+        ("project", "session_id"),
         generated_at,
-        {(x.project_path, x.session_id): x for x in sessions},
-    )
-    out.sessions = len(sess)
-    _replace(
-        s,
-        SessionUsage,
-        machine.id,
-        (SessionUsage.project, SessionUsage.session_id),
-        list(sess),
+        [(x.project_path, x.session_id) for x in sessions],
         [
             dict(
-                machine_id=machine.id,
+                machine_id=mid,
                 project=x.project_path,
                 session_id=x.session_id,
                 first_activity=x.first_activity,
                 last_activity=x.last_activity,
                 model=m.model_name,
                 uploaded_at=generated_at,
-                **_tokens(m),
             )
-            for x in sess.values()
+            | _tokens(m)
+            for x in sessions
             for m in _breakdowns(x)
         ],
     )
-    real_blocks = {(b.start_time,): b for b in blocks if not b.is_gap}
-    blks = _newest(s, BlockUsage, machine.id, (BlockUsage.start,), generated_at, real_blocks)
-    out.blocks = len(blks)
-    _replace(
+    out.blocks = _upsert(
         s,
         BlockUsage,
-        machine.id,
-        (BlockUsage.start,),
-        list(blks),
+        mid,
+        ("start",),
+        generated_at,
+        [(b.start_time,) for b in real_blocks],
         [
             dict(
-                machine_id=machine.id,
+                machine_id=mid,
                 start=b.start_time,
                 end=b.end_time,
                 last_entry=b.actual_end_time or b.start_time,
@@ -423,7 +413,7 @@ def store_batch(
                 models=list(b.models),
                 uploaded_at=generated_at,
             )
-            for b in blks.values()
+            for b in real_blocks
         ],
     )
     out.limits = limits.store_readings(s, user, machine, readings)
@@ -477,46 +467,126 @@ def _breakdowns(row: schemas.DailyRow | schemas.SessionRow) -> list[schemas.Mode
     return []
 
 
-def _newest(
+def _upsert(
     s: Session,
     model: Any,
     machine_id: int,
-    key_cols: tuple[Any, ...],
+    key: tuple[str, ...],
     generated_at: dt.datetime,
-    incoming: dict[tuple[Any, ...], _Row],
-) -> dict[tuple[Any, ...], _Row]:
-    """The incoming rows that are not older than what the machine already has."""
-    if not incoming:
-        return {}
-    stored: dict[tuple[Any, ...], dt.datetime] = {}
-    keys = list(incoming)
-    for i in range(0, len(keys), CHUNK):
-        part = keys[i : i + CHUNK]
-        for row in s.execute(
-            select(*key_cols, func.max(model.uploaded_at))
-            .where(model.machine_id == machine_id, _key_in(key_cols, part))
-            .group_by(*key_cols)
-        ):
-            stored[tuple(row[:-1])] = row[-1]
-    return {k: v for k, v in incoming.items() if k not in stored or stored[k] <= generated_at}
-
-
-def _replace(
-    s: Session,
-    model: Any,
-    machine_id: int,
-    key_cols: tuple[Any, ...],
     keys: list[tuple[Any, ...]],
     rows: list[dict[str, Any]],
-) -> None:
-    for i in range(0, len(keys), CHUNK):
-        s.execute(
-            delete(model).where(
-                model.machine_id == machine_id, _key_in(key_cols, keys[i : i + CHUNK])
-            )
-        )
+) -> int:
+    """Store one machine's rows as a set; the number of keys (days, sessions or blocks) stored.
+
+    A key the machine holds from a newer batch is kept as it is. Every other key is replaced as
+    a whole: its rows (all models of a day, say) are deleted, then the batch's rows inserted in
+    one bulk ``INSERT … ON CONFLICT (key, model) DO UPDATE … WHERE`` the stored row is not
+    newer, so even a racing writer can never put an older row over a newer one. One query finds
+    the newer keys (usually none), one DELETE per 500 keys, one executemany: no statement and
+    no ORM object per row."""
+    if not keys:
+        return 0
+    table = model.__table__
+    cols = tuple(table.c[k] for k in key)
+    mine = table.c.machine_id == machine_id
+    newer = {
+        tuple(r)
+        for r in s.execute(select(*cols).distinct().where(mine, table.c.uploaded_at > generated_at))
+    }
+    unique = list(dict.fromkeys(keys))
+    if newer:
+        unique = [k for k in unique if k not in newer]
+        rows = [r for r in rows if tuple(r[k] for k in key) not in newer]
+    not_newer = table.c.uploaded_at <= generated_at
+    for i in range(0, len(unique), CHUNK):
+        s.execute(delete(table).where(mine, not_newer, _key_in(cols, unique[i : i + CHUNK])))
     if rows:
-        s.execute(insert(model), rows)
+        _bulk_upsert(s, table, rows)
+    return len(unique)
+
+
+def _bulk_upsert(s: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """``INSERT … ON CONFLICT (the unique key) DO UPDATE SET … WHERE`` the stored row is not
+    newer, compiled once by SQLAlchemy and sent as one executemany of plain values (sqlite3's
+    executemany; psycopg's pipelined one). The values are converted here, once per value, the
+    way the column types would (``_to_driver``): SQLAlchemy's per-row parameter processing was
+    most of an upload's time."""
+    bind = s.get_bind()
+    name = bind.dialect.name
+    conflict = [c.name for c in _unique_key(table)]
+    stmt = (postgresql if name == "postgresql" else sqlite).insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=conflict,
+        set_={c: stmt.excluded[c] for c in rows[0] if c not in conflict},
+        where=table.c.uploaded_at <= stmt.excluded.uploaded_at,
+    )
+    convert = {k: _to_driver(table.c[k].type, name) for k in rows[0]}
+    plain = [(k, f) for k, f in convert.items() if f is not None]
+    if name == "postgresql":
+        _unnest_upsert(s, table, rows, conflict, plain)
+        return
+    compiled = stmt.compile(dialect=bind.dialect, column_keys=list(rows[0]))
+    order = list(compiled.positiontup or ())
+    if plain:
+        rows = [r | {k: f(r[k]) for k, f in plain} for r in rows]
+    params = [tuple(r[k] for k in order) for r in rows]
+    s.connection().exec_driver_sql(compiled.string, params)
+
+
+def _unnest_upsert(
+    s: Session,
+    table: Any,
+    rows: list[dict[str, Any]],
+    conflict: list[str],
+    plain: list[tuple[str, Any]],
+) -> None:
+    """PostgreSQL: the same upsert as one statement over arrays, one array a column
+    (``INSERT … SELECT * FROM unnest(…) ON CONFLICT … DO UPDATE … WHERE``): psycopg sends
+    each column once instead of a statement a row."""
+    dialect = s.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    names = list(rows[0])
+    arrays = {k: [r[k] for r in rows] for k in names}
+    for k, f in plain:
+        arrays[k] = [f(v) for v in arrays[k]]
+    typed = ", ".join(f"%({k})b::{table.c[k].type.compile(dialect=dialect)}[]" for k in names)
+    updates = ", ".join(f"{quote(k)} = excluded.{quote(k)}" for k in names if k not in conflict)
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in names)}) "
+        f"SELECT * FROM unnest({typed}) "
+        f"ON CONFLICT ({', '.join(quote(k) for k in conflict)}) DO UPDATE SET {updates} "
+        f"WHERE {quote(table.name)}.uploaded_at <= excluded.uploaded_at"
+    )
+    s.connection().exec_driver_sql(sql, arrays)
+
+
+def _to_driver(kind: Any, dialect: str) -> Any:
+    """What SQLAlchemy's bind processing does to a value of this column type, as one function
+    (None: nothing to do)."""
+    from promptpulse_server.models import UTCDateTime
+
+    if isinstance(kind, UTCDateTime):
+        if dialect != "sqlite":
+            return lambda v: v  # aware; psycopg sends it as timestamptz
+        # SQLite's DATETIME text, as SQLAlchemy stores it: naive UTC, always microseconds
+        return lambda v: None if v is None else _naive_utc(v).isoformat(" ", "microseconds")
+    if isinstance(kind, JSON):
+        return lambda v: None if v is None else json.dumps(v)
+    if isinstance(kind, Date) and dialect == "sqlite":
+        return lambda v: None if v is None else v.isoformat()
+    return None
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: store aware UTC datetimes only")
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _unique_key(table: Any) -> list[Any]:
+    """The columns of the table's one unique constraint (machine, key and, for usage, model)."""
+    (found,) = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+    return list(found.columns)
 
 
 def _key_in(cols: tuple[Any, ...], keys: list[tuple[Any, ...]]) -> Any:
