@@ -117,6 +117,9 @@ OPERATIONS = [
     "POST /api/budgets/{budget_id}/test",
     "DELETE /api/budgets/{budget_id}",
     "GET /api/alerts",
+    "GET /api/digests",
+    "POST /api/digests",
+    "DELETE /api/digests/{digest_id}",
     "GET /api/teams/{team_id}/budgets",
     "POST /api/teams/{team_id}/budgets",
 ]
