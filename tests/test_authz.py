@@ -166,6 +166,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", f"{SLUG}/budgets/{{budget_id:int}}/delete"): TEAM_ADMIN,
     ("POST", f"{SLUG}/budgets/{{budget_id:int}}/test"): TEAM_ADMIN,
     ("GET", "/admin"): SERVER_ADMIN,
+    # the live events of a team's pages (its members who share; see test_live_dashboard)
+    ("GET", "/live/usage"): TEAM_MEMBER,
     ("POST", "/admin/users/{user_id:int}/{action:str}"): SERVER_ADMIN,
     ("POST", "/admin/invites"): SERVER_ADMIN,
 }
@@ -602,6 +604,13 @@ def _digest_url(w: World, c: Caller) -> Call:
     return Call(f"/api/digests/{w.ok(made, 201)['id']}")
 
 
+def _live(w: World, c: Caller) -> Call:
+    """The stream of the crew's pages. The app is told it is closing, so that an admitted
+    caller's stream opens ("ready") and ends there instead of running on."""
+    w.client.app.state.live.close()
+    return Call(f"/live/usage?team={w.crew_slug}&user=all")
+
+
 def _logout(w: World, c: Caller) -> Call:
     return Call("/logout", form={}, caller=w.browser(Caller(c.kind, c.name, c.id, c.key)))
 
@@ -675,6 +684,7 @@ CALLS: dict[tuple[str, str], Maker] = {
     ("POST", "/teams"): lambda w, c: Call("/teams", form={"name": "Another"}),
     ("POST", "/teams/join"): lambda w, c: Call("/teams/join", form={"code": _host_code(w)}),
     ("GET", SLUG): lambda w, c: Call(f"/teams/{w.crew_slug}"),
+    ("GET", "/live/usage"): _live,
     ("POST", f"{SLUG}/invites"): lambda w, c: Call(
         f"/teams/{w.crew_slug}/invites", form={"max_uses": "1", "expires_in_hours": "24"}
     ),

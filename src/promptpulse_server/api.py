@@ -554,6 +554,8 @@ def _store_now(
                 readings or [],
                 plan,
             )
+            if not stored.duplicate:
+                queries.live.mark_changed(db, user.id)  # the open live pages hear of it
             db.commit()
             metrics.upload_stored(
                 source, stored.duplicate, stored.daily, stored.sessions, stored.blocks

@@ -31,6 +31,7 @@ from promptpulse_server import (
     db,
     digests,
     limits_api,
+    live,
     logs,
     metrics,
     pages,
@@ -90,6 +91,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.migrate_on_start:
             db.migrate(engine)
 
+    async def start_live(app: Litestar) -> None:
+        app.state.live_undo = live.on_startup(app.state)
+
+    def stop_live(app: Litestar) -> None:
+        app.state.live.close()  # the streams still open end now
+        app.state.live_undo()
+
     def on_shutdown(app: Litestar) -> None:
         metrics.forget_pool(engine)
         engine.dispose()
@@ -117,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             check_throttle_handler=_only("invite"),
         ),
     ]
+    channels = live.plugin(settings)
     log_pieces = logs.handlers(logs.json_lines(settings.log_format))
     routes: list[Any] = [
         api.router,
@@ -127,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         web.router,
         team_pages.router,
         budget_pages.router,
+        live.router,
     ]
     if settings.metrics_token:  # without a token there is no /metrics at all
         routes.append(metrics.metrics)
@@ -151,10 +161,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "sessions": db.session_factory(engine),
                 "settings": settings,
                 "upload_gate": db.UploadGate(engine, settings.upload_concurrency),
+                "channels": channels,
             }
         ),
-        on_startup=[on_startup],
-        on_shutdown=[on_shutdown],
+        plugins=[channels],
+        on_startup=[on_startup, start_live],
+        on_shutdown=[stop_live, on_shutdown],
         middleware=[
             DefineMiddleware(GzipRequestMiddleware, max_bytes=settings.max_body_bytes),
             *(limit.middleware for limit in limits),

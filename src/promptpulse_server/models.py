@@ -406,3 +406,18 @@ class DigestSent(Base):
     state: Mapped[str] = mapped_column(String(10))  # pending | sent | failed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     __table_args__ = (UniqueConstraint("digest_id", "period_start"),)
+
+
+class UsageChange(Base):
+    """The live dashboard's change marker on SQLite: one row per user whose usage an upload
+    changed, with a number that grows on every change (``seq``, the largest so far plus one:
+    SQLite has one writer at a time). Each server process that has someone watching reads the
+    rows past the last number it saw, once a second (see ``live``). PostgreSQL needs no marker:
+    an upload sends a NOTIFY instead."""
+
+    __tablename__ = "usage_change"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_usage_change_seq", "seq"),)

@@ -278,6 +278,7 @@ def _team(
         base=str(request.base_url).rstrip("/"),
         message=message,
         table=table,
+        live={"events": f"/live/usage?team={slug}&user=all", "page": f"/teams/{slug}"},
         **(budgets | extra),
     )
 

@@ -235,6 +235,16 @@ def filtered_page(
     return page(template, request, ctx.viewer, ctx.filters, ctx=ctx, **extra)
 
 
+def live_hooks(request: Request[Any, Any, Any], events: dict[str, str]) -> dict[str, str]:
+    """What a live page's script needs (``static/live.js``): the stream of its events
+    (``/live/usage`` for the people the page shows: ``team``, ``user``) and the page to fetch
+    again when they say its usage changed (this one, even after a form was posted here)."""
+    shown = {k: v for k, v in events.items() if v}
+    query = "?" + urlencode(shown) if shown else ""
+    page = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return {"events": "/live/usage" + query, "page": page}
+
+
 def export(table: views.Table, name: str, fmt: str) -> Response[Any]:
     if fmt == "json":
         body = pages.json_text(
@@ -358,6 +368,9 @@ def overview(request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now) 
         limits=card,
         member_limits=members,
         now_ms=to_ms(now),
+        live=live_hooks(
+            request, {"team": ctx.filters.team, "user": ctx.filters.params.get("user", "")}
+        ),
     )
 
 
@@ -396,7 +409,10 @@ def _team(request: Request[Any, Any, Any], db: Session, viewer: User) -> Respons
         ctx.scope = replace(ctx.scope, user_ids=tuple(u.id for u in ctx.people))
     users = {u.id: u for u in ctx.people if u.id in ctx.scope.user_ids}
     vm = views.team(queries.scope_per_user(db, ctx.scope), users)
-    return filtered_page("team.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts)
+    live = live_hooks(request, {"team": ctx.filters.team, "user": ctx.filters.user})
+    return filtered_page(
+        "team.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts, live=live
+    )
 
 
 @get("/team", sync_to_thread=True, include_in_schema=False)
@@ -739,7 +755,7 @@ def _asset_source(name: str) -> bytes:
 
 @cache
 def asset(name: str) -> Asset:
-    if name not in ("plotly.min.js", "app.js", "app.css"):
+    if name not in ("plotly.min.js", "app.js", "app.css", "live.js"):
         raise NotFoundException(f"no static file {name!r}")
     body = _asset_source(name)
     return Asset(

@@ -44,6 +44,7 @@ from promptpulse_server.models import (
     Machine,
     SessionUsage,
     Upload,
+    UsageChange,
     User,
     WebSession,
 )
@@ -157,7 +158,7 @@ def delete_user(s: Session, user: User) -> None:
         s.execute(delete(model).where(model.machine_id.in_(machines)))
     s.execute(delete(Machine).where(Machine.user_id == user.id))
     alerts.delete_user_budgets(s, user)
-    for owned in (ApiKey, WebSession, LoginLink, LimitReading):
+    for owned in (ApiKey, WebSession, LoginLink, LimitReading, UsageChange):
         s.execute(delete(owned).where(owned.user_id == user.id))
     s.execute(delete(User).where(User.id == user.id))
 
@@ -1120,3 +1121,4 @@ def export_rows(s: Session, user: User) -> dict[str, list[Any]]:
 
 
 from promptpulse_server.queries import alerts, limits, teams  # noqa: E402  (uses the models only)
+from promptpulse_server.queries import live as live  # noqa: E402  (for queries.live)
