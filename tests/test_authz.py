@@ -150,6 +150,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/settings/budgets"): SELF,
     ("POST", "/settings/budgets/{budget_id:int}/delete"): SELF,
     ("POST", "/settings/budgets/{budget_id:int}/test"): SELF,
+    ("POST", "/settings/digests"): SELF,
+    ("POST", "/settings/digests/{digest_id:int}/delete"): SELF,
     ("GET", "/static/{version:str}/{name:str}"): ANONYMOUS,
     # the dashboard's pages for people and teams
     ("GET", "/signup"): ANONYMOUS,
@@ -165,6 +167,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", f"{SLUG}/budgets"): TEAM_ADMIN,
     ("POST", f"{SLUG}/budgets/{{budget_id:int}}/delete"): TEAM_ADMIN,
     ("POST", f"{SLUG}/budgets/{{budget_id:int}}/test"): TEAM_ADMIN,
+    ("POST", f"{SLUG}/digests"): TEAM_ADMIN,
+    ("POST", f"{SLUG}/digests/{{digest_id:int}}/delete"): TEAM_ADMIN,
     ("GET", "/admin"): SERVER_ADMIN,
     # the live events of a team's pages (its members who share; see test_live_dashboard)
     ("GET", "/live/usage"): TEAM_MEMBER,
@@ -604,6 +608,22 @@ def _digest_url(w: World, c: Caller) -> Call:
     return Call(f"/api/digests/{w.ok(made, 201)['id']}")
 
 
+DIGEST_FORM = {"period": "weekly", "channel_type": "webhook", "url": "http://127.0.0.1:9/hook"}
+
+
+def _digest_page(w: World, c: Caller) -> Call:
+    """A digest of the caller's own, deleted through its Settings form."""
+    digest_id = _digest_url(w, c).url.rsplit("/", 1)[1]
+    return Call(f"/settings/digests/{digest_id}/delete", form={"confirm": "1"})
+
+
+def _team_digest_page(w: World, c: Caller) -> Call:
+    """A digest of the team (made by its owner), deleted through the team page's form."""
+    made = w.client.post("/api/digests", json=DIGEST | {"teamId": w.crew}, headers=w.owner.key)
+    digest_id = w.ok(made, 201)["id"]
+    return Call(f"/teams/{w.crew_slug}/digests/{digest_id}/delete", form={"confirm": "1"})
+
+
 def _live(w: World, c: Caller) -> Call:
     """The stream of the crew's pages. The app is told it is closing, so that an admitted
     caller's stream opens ("ready") and ends there instead of running on."""
@@ -702,6 +722,12 @@ CALLS: dict[tuple[str, str], Maker] = {
     ("POST", f"{SLUG}/budgets/{{budget_id:int}}/test"): lambda w, c: _team_budget_page(
         w, c, "test"
     ),
+    ("POST", "/settings/digests"): lambda w, c: Call("/settings/digests", form=DIGEST_FORM),
+    ("POST", "/settings/digests/{digest_id:int}/delete"): _digest_page,
+    ("POST", f"{SLUG}/digests"): lambda w, c: Call(
+        f"/teams/{w.crew_slug}/digests", form=DIGEST_FORM
+    ),
+    ("POST", f"{SLUG}/digests/{{digest_id:int}}/delete"): _team_digest_page,
     ("POST", "/admin/users/{user_id:int}/{action:str}"): _admin_action_page,
     ("POST", "/admin/invites"): lambda w, c: Call(
         "/admin/invites", form={"max_uses": "1", "expires_in_hours": "24"}

@@ -204,3 +204,97 @@ def test_team_budgets_owner_and_admin_manage_member_reads_outsider_404(
     r = people["olga"].client.post(f"{page}/budgets/{ids[1]}/delete", data={"confirm": "1"})
     assert r.status_code == 403
     assert budget_ids(people["olga"].client.get(page).text) == ids[1:]
+
+
+# --- digests -------------------------------------------------------------------------------------
+
+
+HOOK = "http://127.0.0.1:9/digest-hook"
+
+
+def digest_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'data-digest="(\d+)"', html)]
+
+
+def test_settings_digests_add_list_and_delete(
+    people: dict[str, Person], api: TestClient[Any]
+) -> None:
+    olga = people["olga"]
+    form = {"period": "daily", "channel_type": "webhook", "url": HOOK, "format": "json"}
+    r = olga.post("/settings/digests", form, "/settings")
+    assert r.status_code == 200 and "Digest added." in r.text, r.text
+    [did] = digest_ids(r.text)
+    assert f"json webhook to {HOOK}" in r.text
+    listed = api.get("/api/digests", headers=olga.key).json()["digests"]
+    assert [(d["id"], d["period"], d["channel"]["url"]) for d in listed] == [(did, "daily", HOOK)]
+    # a bad value: the API's words by the field, the form kept (escaped), nothing stored
+    bad = olga.post(
+        "/settings/digests",
+        {"period": "weekly", "channel_type": "webhook", "url": "ftp://x/<b>hook</b>"},
+        "/settings",
+    )
+    assert bad.status_code == 400
+    found = re.search(r'role="alert" data-field="([^"]*)">([^<]*)<', bad.text)
+    assert found and found.group(1) == "url" and "channel.url" in found.group(2), bad.text[:2000]
+    assert "<b>hook</b>" not in bad.text
+    hourly = olga.post("/settings/digests", {**form, "period": "hourly"}, "/settings")
+    assert hourly.status_code == 400 and 'data-field="period"' in hourly.text
+    assert len(api.get("/api/digests", headers=olga.key).json()["digests"]) == 1
+    # someone else's digest: as if there were none
+    otto = people["otto"]
+    assert (
+        otto.post(f"/settings/digests/{did}/delete", {"confirm": "1"}, "/settings").status_code
+        == 404
+    )
+    unsure = olga.post(f"/settings/digests/{did}/delete", {}, "/settings")
+    assert unsure.status_code == 400 and "Tick the box" in unsure.text
+    gone = olga.post(f"/settings/digests/{did}/delete", {"confirm": "1"}, "/settings")
+    assert gone.status_code == 200 and "Digest deleted." in gone.text
+    assert digest_ids(gone.text) == []
+    assert api.get("/api/digests", headers=olga.key).json()["digests"] == []
+    # without CSRF nothing is done
+    assert olga.client.post("/settings/digests", data=form).status_code == 403
+
+
+def test_team_digests_owner_and_admin_manage_member_reads_outsider_404(
+    people: dict[str, Person], api: TestClient[Any]
+) -> None:
+    team_id, slug = team_of(api, people)
+    page = f"/teams/{slug}"
+    form = {"period": "weekly", "channel_type": "webhook", "url": HOOK, "format": "slack"}
+    for who in ("olga", "adam"):
+        r = people[who].post(f"{page}/digests", form, page)
+        assert r.status_code == 200 and "Digest added." in r.text, r.text
+        assert 'id="digest-form"' in r.text
+    ids = digest_ids(people["olga"].client.get(page).text)
+    assert len(ids) == 2
+    stored = api.get("/api/digests", headers=people["olga"].key).json()["digests"]
+    assert sorted(d["id"] for d in stored if d["teamId"] == team_id) == ids
+    mona = people["mona"]
+    seen = mona.client.get(page).text
+    assert digest_ids(seen) == ids and HOOK not in seen
+    assert 'id="digest-form"' not in seen
+    assert mona.post(f"{page}/digests", form, page).status_code == 403
+    assert mona.post(f"{page}/digests/{ids[0]}/delete", {"confirm": "1"}, page).status_code == 403
+    otto = people["otto"]
+    token = otto.token("/settings")
+    for tail in ("", f"/{ids[0]}/delete"):
+        r = otto.client.post(
+            f"{page}/digests{tail}", data={**form, "confirm": "1", "_csrf_token": token}
+        )
+        assert r.status_code == 404, (tail, r.status_code)
+    # a team's digest is not deleted from Settings, nor a personal one from the team page
+    assert (
+        people["olga"]
+        .post(f"/settings/digests/{ids[0]}/delete", {"confirm": "1"}, "/settings")
+        .status_code
+        == 404
+    )
+    own = people["adam"].post("/settings/digests", form, "/settings")
+    [own_id] = digest_ids(own.text)
+    assert (
+        people["adam"].post(f"{page}/digests/{own_id}/delete", {"confirm": "1"}, page).status_code
+        == 404
+    )
+    gone = people["adam"].post(f"{page}/digests/{ids[0]}/delete", {"confirm": "1"}, page)
+    assert gone.status_code == 200 and digest_ids(gone.text) == ids[1:]

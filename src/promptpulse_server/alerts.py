@@ -65,11 +65,13 @@ class DeliveryError(Exception):
 class Message:
     """One alert (or test) to deliver through a budget's channel."""
 
-    budget_id: int
+    budget_id: int | None
     alert_id: int | None
     channel: dict[str, Any]
     payload: dict[str, Any]  # the generic JSON body
     text: str  # one line for Slack, Discord and the e-mail's subject
+    digest_id: int | None = None  # a spike through a digest's channel: the digest
+    spike_id: int | None = None  # … and its claim
 
 
 # --- what crossed --------------------------------------------------------------------------------
@@ -161,47 +163,64 @@ def spike(
 
 def spike_messages(db: Session, user: User, now: dt.datetime, floor: float) -> list[Message]:
     """A spike alerts its user once a day, through each channel of their own budgets (once per
-    channel): claimed as an alert of the budget with the period key ``spike:<day>``, so the
-    alert table's unique key keeps it to once, as for thresholds."""
+    channel), claimed as an alert of the budget with the period key ``spike:<day>``, so the
+    alert table's unique key keeps it to once, as for thresholds. A user with no budget hears
+    of it through the channels of their own digests instead, claimed once a day in
+    ``spike_alert`` (unique by user and day). A user with neither is not told."""
     if not user.spike_alerts:
         return []
     own = alerts_q.user_budgets(db, user)
-    if not own:
+    subscribed = [] if own else alerts_q.user_digests(db, user)
+    if not own and not subscribed:
         return []
     found = spike(db, user, now, floor)
     if found is None:
         return []
     day, cost, median = found
     ratio = cost / median
+    text = (
+        f"promptpulse: {user.username}'s cost today, ${cost:,.2f}, is {ratio:.1f}× the usual "
+        f"(median ${median:,.2f} of the last {SPIKE_HISTORY} active days)"
+    )
+    payload: dict[str, Any] = {
+        "budgetId": None,
+        "teamId": None,
+        "kind": "spike",
+        "period": "day",
+        "periodKey": f"spike:{day.isoformat()}",
+        "day": day.isoformat(),
+        "used": round(cost, 6),
+        "median": round(median, 6),
+        "ratio": round(ratio, 2),
+        "unit": "usd",
+        "test": False,
+        "text": text,
+    }
     messages = []
     channels: list[dict[str, Any]] = []
+    if not own:
+        spike_id = alerts_q.claim_spike(db, user, day, cost, median, now)
+        if spike_id is None:
+            return []
+        for digest in subscribed:
+            if digest.channel in channels:
+                continue
+            channels.append(digest.channel)
+            body = payload | {"digestId": digest.id}
+            messages.append(
+                Message(None, None, dict(digest.channel), body, text, digest.id, spike_id)
+            )
+        return messages
     for budget in own:
         if budget.channel in channels:
             continue
         channels.append(budget.channel)
-        figures = alerts_q.Figures(f"spike:{day.isoformat()}", cost, median, ratio * 100)
+        figures = alerts_q.Figures(payload["periodKey"], cost, median, ratio * 100)
         alert_id = alerts_q.claim_alert(db, budget, figures, 0, now)
         if alert_id is None:
             continue
-        text = (
-            f"promptpulse: {user.username}'s cost today, ${cost:,.2f}, is {ratio:.1f}× the usual "
-            f"(median ${median:,.2f} of the last {SPIKE_HISTORY} active days)"
-        )
-        payload: dict[str, Any] = {
-            "budgetId": budget.id,
-            "teamId": None,
-            "kind": "spike",
-            "period": "day",
-            "periodKey": figures.period_key,
-            "day": day.isoformat(),
-            "used": round(cost, 6),
-            "median": round(median, 6),
-            "ratio": round(ratio, 2),
-            "unit": "usd",
-            "test": False,
-            "text": text,
-        }
-        messages.append(Message(budget.id, alert_id, dict(budget.channel), payload, text))
+        body = payload | {"budgetId": budget.id}
+        messages.append(Message(budget.id, alert_id, dict(budget.channel), body, text))
     return messages
 
 
@@ -295,7 +314,14 @@ def deliver(
                 error = f"unexpected error ({type(exc).__name__})"
             with sessions() as db:
                 alerts_q.log_delivery(
-                    db, msg.budget_id, msg.alert_id, attempt, settings.clock(), error
+                    db,
+                    msg.budget_id,
+                    msg.alert_id,
+                    attempt,
+                    settings.clock(),
+                    error,
+                    msg.digest_id,
+                    msg.spike_id,
                 )
                 db.commit()
             if error is None or not again or attempt == attempts:

@@ -29,6 +29,7 @@ from promptpulse_server import (
     budget_pages,
     budgets_api,
     db,
+    digest_pages,
     digests,
     limits_api,
     live,
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         web.router,
         team_pages.router,
         budget_pages.router,
+        digest_pages.router,
         live.router,
     ]
     if settings.metrics_token:  # without a token there is no /metrics at all

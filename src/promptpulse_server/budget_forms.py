@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.orm import Session
 
-from promptpulse_server import budgets_api, queries, schemas
+from promptpulse_server import budgets_api, digests, queries, schemas
 from promptpulse_server.models import Budget, Team, User
 
 alerts_q = queries.alerts
@@ -161,13 +161,15 @@ def channel_text(c: schemas.ChannelOut) -> str:
 def context(
     db: Session, viewer: User, now: dt.datetime, team: Team | None = None, full: bool = True
 ) -> dict[str, Any]:
-    """The budgets section's context: the budgets with where each stands, and the latest
-    delivery attempts (a user's own, or the team's)."""
+    """The budgets and digests sections' context: the budgets with where each stands, the
+    digests, and the latest delivery attempts of every kind (a user's own, or the team's)."""
     if team is None:
         budgets = alerts_q.user_budgets(db, viewer)
+        found = alerts_q.user_digests(db, viewer)
         log = alerts_q.deliveries(db, viewer.id, [], LOG_ROWS)
     else:
         budgets = alerts_q.team_budgets(db, [team.id])
+        found = alerts_q.team_digests(db, team.id)
         log = alerts_q.deliveries(db, None, [team.id], LOG_ROWS)
     rows = []
     names: dict[int, str] = {}
@@ -175,8 +177,66 @@ def context(
         out = budgets_api.budget_out(db, budget, viewer, now, full)
         rows.append(BudgetRow(out, describe(out), channel_text(out.channel)))
         names[budget.id] = describe(out)
-    logs = [
-        LogRow(budgets_api.delivery_out(d, b, a), names.get(b.id, f"budget {b.id}"))
-        for d, b, a in log
-    ]
-    return {"budget_rows": rows, "delivery_log": logs}
+    digest_rows = []
+    for digest in found:
+        shown = digests.digest_out(db, digest, full)
+        digest_rows.append(DigestRow(shown, channel_text(shown.channel)))
+    logs = [LogRow(budgets_api.delivery_out(f), _what(f, names)) for f in log]
+    return {"budget_rows": rows, "digest_rows": digest_rows, "delivery_log": logs}
+
+
+def _what(found: alerts_q.Logged, names: dict[int, str]) -> str:
+    if found.budget is not None:
+        return names.get(found.budget.id, f"budget {found.budget.id}")
+    if found.digest is not None:
+        return f"{found.digest.period} digest"
+    return ""
+
+
+@dataclass
+class DigestRow:
+    digest: Any  # digests.DigestOut
+    where: str
+
+
+@dataclass
+class DigestForm:
+    """The digest form, as the browser sends it."""
+
+    period: str = "weekly"
+    channel_type: str = "email"
+    url: str = ""
+    format: str = "slack"
+    secret: str = ""
+    to: str = ""
+
+
+def add_digest(
+    db: Session, user: User, form: DigestForm, team_id: int | None, state: Any, now: dt.datetime
+) -> Any:
+    """Add the form's digest through the API's rules; a ``FormError`` for what they refuse."""
+    from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+
+    channel: dict[str, Any]
+    if form.channel_type == "email":
+        channel = {"type": "email", "to": form.to.strip()}
+    else:
+        channel = {"type": "webhook", "url": form.url.strip(), "format": form.format}
+        if form.secret:
+            channel["secret"] = form.secret
+    data: dict[str, Any] = {"period": form.period, "channel": channel}
+    if team_id is not None:
+        data["teamId"] = team_id
+    try:
+        checked_in = msgspec.convert(data, digests.DigestIn, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        raise FormError(field_of(message) or "period", message) from None
+    try:
+        return digests.create(db, user, checked_in, state.settings, now)
+    except (NotFoundException, PermissionDeniedException):
+        raise
+    except HTTPException as exc:
+        db.rollback()
+        message = str(exc.detail)
+        raise FormError(field_of(message) or "period", message) from None

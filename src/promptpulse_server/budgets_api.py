@@ -13,7 +13,7 @@ A webhook's secret is never shown (``"secret": "set"``), nor a URL's user and pa
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Router, delete, get, post, put
 from litestar.datastructures import State
@@ -214,8 +214,10 @@ def send_test(
     settings = state.settings
     alerts.deliver(state.sessions, dataclass_replace(settings), [msg])
     rows = alerts_q.deliveries(db, budget.user_id, [budget.team_id] if budget.team_id else [], 50)
-    mine = next(d for d, b, _ in rows if b.id == budget.id and d.alert_id is None)
-    return delivery_out(mine, budget, None)
+    mine = next(
+        f for f in rows if f.budget is not None and f.budget.id == budget.id and not f.alert
+    )
+    return delivery_out(mine)
 
 
 def dataclass_replace(settings: Settings) -> Settings:
@@ -225,31 +227,59 @@ def dataclass_replace(settings: Settings) -> Settings:
     return replace(settings, alert_retry_delays=())
 
 
-def delivery_out(d: Any, budget: Budget, alert: Any) -> schemas.DeliveryOut:
+def delivery_kind(found: alerts_q.Logged) -> Literal["alert", "test", "digest", "spike"]:
+    if found.spike is not None or (
+        found.alert is not None and found.alert.period_key.startswith("spike:")
+    ):
+        return "spike"
+    if found.digest is not None:
+        return "digest"
+    return "alert" if found.alert is not None else "test"
+
+
+def delivery_out(found: alerts_q.Logged) -> schemas.DeliveryOut:
+    d, budget, alert, digest, spike = found
+    team_id = budget.team_id if budget else (digest.team_id if digest else None)
+    if spike is not None:
+        period_key = f"spike:{spike.day.isoformat()}"
+        used, limit = spike.cost, spike.median
+        percent: float | None = round(spike.cost / spike.median * 100, 2) if spike.median else None
+    elif alert is not None:
+        period_key, used, limit, percent = (
+            alert.period_key,
+            alert.used,
+            alert.limit_amount,
+            alert.percent,
+        )
+    else:
+        period_key, used, limit, percent = None, None, None, None
     return schemas.DeliveryOut(
         id=d.id,
-        budget_id=budget.id,
-        team_id=budget.team_id,
+        kind=delivery_kind(found),
+        budget_id=budget.id if budget else None,
+        digest_id=digest.id if digest else None,
+        team_id=team_id,
         alert_id=d.alert_id,
-        test=d.alert_id is None,
-        period_key=alert.period_key if alert else None,
+        test=budget is not None and d.alert_id is None,
+        period_key=period_key,
         threshold=alert.threshold if alert else None,
-        used=alert.used if alert else None,
-        limit=alert.limit_amount if alert else None,
-        percent=alert.percent if alert else None,
+        used=used,
+        limit=limit,
+        percent=percent,
         attempt=d.attempt,
         at=d.at,
-        status=d.status,
+        status=d.status,  # type: ignore[arg-type]
         error=d.error,
     )
 
 
 @get("/api/alerts", sync_to_thread=True, tags=["budgets"], responses=api.ERRORS)
 def list_alerts(db: DB, user: CurrentUser) -> schemas.DeliveryList:
-    """The delivery log of your budgets and your teams' budgets, newest first (the latest
-    200): every attempt, with its figures and, for a failed one, why."""
+    """The delivery log of your budgets and digests and your teams', newest first (the latest
+    200): every attempt, of every kind (alert, test, digest, spike), with its figures and, for
+    a failed one, why."""
     rows = alerts_q.deliveries(db, user.id, alerts_q.team_ids_of(db, user))
-    return schemas.DeliveryList(deliveries=[delivery_out(d, b, a) for d, b, a in rows])
+    return schemas.DeliveryList(deliveries=[delivery_out(found) for found in rows])
 
 
 @get(

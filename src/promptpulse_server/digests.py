@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Router, delete, get, post
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 from msgspec import Meta
@@ -250,7 +250,7 @@ def digest_out(db: Session, digest: Digest, full: bool) -> DigestOut:
     )
     attempts = db.scalars(
         select(Delivery)
-        .where(Delivery.digest_id == digest.id)
+        .where(Delivery.digest_id == digest.id, Delivery.spike_id.is_(None))
         .order_by(Delivery.at.desc(), Delivery.id.desc())
         .limit(LOG_ROWS)
     )
@@ -300,15 +300,19 @@ def create_digest(
     data: JSONBody[DigestIn], db: DB, user: CurrentUser, now: Now, state: State
 ) -> DigestOut:
     """A digest of yours, or with ``teamId`` your team's (its owner and admins)."""
+    return digest_out(db, create(db, user, data, state.settings, now), True)
+
+
+def create(db: Session, user: User, data: DigestIn, settings: Settings, now: dt.datetime) -> Digest:
+    """Add a digest under the API's rules (also the pages'): a team's by its managers, a
+    channel as a budget's, at most ``MAX_DIGESTS`` each."""
     if data.team_id is not None:
         team_api.team_access(db, data.team_id, user, "manager")
     probe = schemas.CostBudgetIn(period="day", amount_usd=1.0, channel=data.channel)
-    channel = budgets_api.values_of(probe, state.settings)["channel"]
+    channel = budgets_api.values_of(probe, settings)["channel"]
     owner = (None, data.team_id) if data.team_id is not None else (user.id, None)
     mine = Digest.user_id == owner[0] if owner[0] is not None else Digest.team_id == owner[1]
     if len(db.scalars(select(Digest.id).where(mine)).all()) >= MAX_DIGESTS:
-        from litestar.exceptions import HTTPException
-
         raise HTTPException(status_code=409, detail=f"period: at most {MAX_DIGESTS} digests each")
     digest = Digest(
         user_id=owner[0],
@@ -320,20 +324,32 @@ def create_digest(
     )
     db.add(digest)
     db.commit()
-    return digest_out(db, digest, True)
+    return digest
 
 
 @delete("/api/digests/{digest_id:int}", sync_to_thread=True, tags=["budgets"], responses=api.ERRORS)
 def delete_digest(digest_id: RowId, db: DB, user: CurrentUser) -> None:
     """Delete a digest of yours, or of your team as its owner or admin."""
+    remove(db, deletable(db, digest_id, user))
+
+
+def deletable(db: Session, digest_id: int, user: User, team_id: int | None = None) -> Digest:
+    """The digest, when ``user`` may delete it (and it is ``team_id``'s, when given); else a
+    404 that does not say whether it exists."""
     digest = db.get(Digest, digest_id)
     if digest is None or (digest.user_id is not None and digest.user_id != user.id):
+        raise NotFoundException(f"no digest {digest_id}")
+    if team_id is not None and digest.team_id != team_id:
         raise NotFoundException(f"no digest {digest_id}")
     if digest.team_id is not None:
         try:
             team_api.team_access(db, digest.team_id, user, "manager")
         except NotFoundException as exc:
             raise NotFoundException(f"no digest {digest_id}") from exc
+    return digest
+
+
+def remove(db: Session, digest: Digest) -> None:
     db.execute(sql_delete(Delivery).where(Delivery.digest_id == digest.id))
     db.execute(sql_delete(DigestSent).where(DigestSent.digest_id == digest.id))
     db.execute(sql_delete(Digest).where(Digest.id == digest.id))

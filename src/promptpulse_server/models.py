@@ -363,6 +363,10 @@ class Delivery(Base):
     alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("alert.id", ondelete="CASCADE"), nullable=True
     )
+    # a spike told through a digest's channel (its user has no budget): with digest_id
+    spike_id: Mapped[int | None] = mapped_column(
+        ForeignKey("spike_alert.id", ondelete="CASCADE"), nullable=True
+    )
     attempt: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(10))  # ok | error
@@ -421,3 +425,18 @@ class UsageChange(Base):
     )
     seq: Mapped[int] = mapped_column(BigInteger)
     __table_args__ = (Index("ix_usage_change_seq", "seq"),)
+
+
+class SpikeAlert(Base):
+    """A spike told to a user who has no budget, through their digests' channels: unique by
+    (user, day), so that it is told once a day, whichever upload or process finds it first.
+    (A user with budgets is told through their channels, claimed as ``Alert`` rows.)"""
+
+    __tablename__ = "spike_alert"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    cost: Mapped[float] = mapped_column(Float)
+    median: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (UniqueConstraint("user_id", "day"),)

@@ -697,10 +697,14 @@ class BudgetList(Camel):
 
 
 class DeliveryOut(Camel):
-    """One attempt to deliver an alert (``test``: a test message, no alert)."""
+    """One attempt to deliver something, by ``kind``: a budget's ``alert``, a ``test`` of a
+    budget's channel (``test`` is true), a ``digest``, or a ``spike`` (through a budget's
+    channel, or, for a user without budgets, a digest's)."""
 
     id: int
-    budget_id: int
+    kind: Literal["alert", "test", "digest", "spike"]
+    budget_id: int | None
+    digest_id: int | None
     team_id: int | None
     alert_id: int | None
     test: bool

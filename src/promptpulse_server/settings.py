@@ -146,6 +146,22 @@ def _seconds(name: str, default: float) -> float:
     return seconds
 
 
+def _dollars(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        dollars = float(value.removeprefix("$"))
+    except ValueError:
+        dollars = -1.0
+    if not 0 <= dollars <= 1_000_000:  # also refuses nan and inf
+        raise SettingsError(
+            f"{name} must be an amount in US dollars from 0 to 1000000 (such as 5 or 12.50), "
+            f"not {value!r}"
+        )
+    return dollars
+
+
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name, "").strip().lower() or default
     if value not in choices:
@@ -192,7 +208,8 @@ class Settings:
     smtp_url: str = ""  # smtp://user:pass@host:port or smtps://…; empty: no e-mail alerts
     mail_from: str = ""
     alert_retry_delays: tuple[float, ...] = (1.0, 4.0)  # seconds before the 2nd, 3rd attempt
-    spike_floor_usd: float = 5.0  # a day under this cost is no spike, however unusual
+    # PROMPTPULSE_SPIKE_FLOOR_USD: a day under this cost is no spike, however unusual
+    spike_floor_usd: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -228,6 +245,7 @@ class Settings:
             allow_private_webhooks=env.get("PROMPTPULSE_ALLOW_PRIVATE_WEBHOOKS", "0") == "1",
             smtp_url=env.get("PROMPTPULSE_SMTP_URL", "").strip(),
             mail_from=env.get("PROMPTPULSE_MAIL_FROM", "").strip(),
+            spike_floor_usd=_dollars("PROMPTPULSE_SPIKE_FLOOR_USD", 5.0),
         )
 
 

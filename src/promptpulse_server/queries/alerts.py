@@ -24,8 +24,10 @@ from promptpulse_server.models import (
     Budget,
     DailyUsage,
     Delivery,
+    Digest,
     Machine,
     Membership,
+    SpikeAlert,
     Team,
     User,
 )
@@ -218,6 +220,28 @@ def claim_alert(
     return None if made is None else int(made[0])
 
 
+def claim_spike(
+    s: Session, user: User, day: dt.date, cost: float, median: float, now: dt.datetime
+) -> int | None:
+    """Record that ``user``'s ``day`` was a spike (told through their digests' channels): the
+    new row's id, or None when it was there already."""
+    made = s.execute(
+        _insert(s)(SpikeAlert)
+        .values(user_id=user.id, day=day, cost=cost, median=median, created_at=now)
+        .on_conflict_do_nothing(index_elements=["user_id", "day"])
+        .returning(SpikeAlert.id)
+    ).first()
+    return None if made is None else int(made[0])
+
+
+def user_digests(s: Session, user: User) -> list[Digest]:
+    return list(s.scalars(select(Digest).where(Digest.user_id == user.id).order_by(Digest.id)))
+
+
+def team_digests(s: Session, team_id: int) -> list[Digest]:
+    return list(s.scalars(select(Digest).where(Digest.team_id == team_id).order_by(Digest.id)))
+
+
 def log_delivery(
     s: Session,
     budget_id: int | None,
@@ -226,12 +250,14 @@ def log_delivery(
     now: dt.datetime,
     error: str | None,
     digest_id: int | None = None,
+    spike_id: int | None = None,
 ) -> None:
     s.add(
         Delivery(
             budget_id=budget_id,
             digest_id=digest_id,
             alert_id=alert_id,
+            spike_id=spike_id,
             attempt=attempt,
             at=now,
             status="ok" if error is None else "error",
@@ -244,26 +270,41 @@ def log_delivery(
     s.flush()
 
 
+class Logged(NamedTuple):
+    """One delivery attempt and what it delivered: a budget's alert or test (``budget``,
+    ``alert``), a digest (``digest``), or a spike through a digest's channel (``digest``,
+    ``spike``)."""
+
+    delivery: Delivery
+    budget: Budget | None
+    alert: Alert | None
+    digest: Digest | None
+    spike: SpikeAlert | None
+
+
 def deliveries(
     s: Session, user_id: int | None, team_ids: Sequence[int], limit: int = MAX_DELIVERIES
-) -> list[tuple[Delivery, Budget, Alert | None]]:
-    """The latest deliveries of a user's budgets and of these teams' budgets, newest first."""
-    whose = []
+) -> list[Logged]:
+    """The latest delivery attempts of a user's budgets and digests and of these teams'
+    budgets and digests, newest first."""
+    whose: list[Any] = []
     if user_id is not None:
-        whose.append(Budget.user_id == user_id)
+        whose += [Budget.user_id == user_id, Digest.user_id == user_id]
     if team_ids:
-        whose.append(Budget.team_id.in_(list(team_ids)))
+        whose += [Budget.team_id.in_(list(team_ids)), Digest.team_id.in_(list(team_ids))]
     if not whose:
         return []
     rows = s.execute(
-        select(Delivery, Budget, Alert)
-        .join(Budget, Budget.id == Delivery.budget_id)
+        select(Delivery, Budget, Alert, Digest, SpikeAlert)
+        .outerjoin(Budget, Budget.id == Delivery.budget_id)
         .outerjoin(Alert, Alert.id == Delivery.alert_id)
+        .outerjoin(Digest, Digest.id == Delivery.digest_id)
+        .outerjoin(SpikeAlert, SpikeAlert.id == Delivery.spike_id)
         .where(or_(*whose))
         .order_by(Delivery.at.desc(), Delivery.id.desc())
         .limit(limit)
     ).all()
-    return [(d, b, a) for d, b, a in rows]
+    return [Logged(*row) for row in rows]
 
 
 def team_names(s: Session, team_ids: Sequence[int]) -> dict[int, str]:
