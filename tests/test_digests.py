@@ -106,6 +106,11 @@ def test_send_digests_twice_sends_once_with_the_apis_figures(
     assert [d["lastSent"] for d in listed] == [day]
     [logged] = [d for d in listed if d["id"] == digest["id"]]
     assert [(d["attempt"], d["status"]) for d in logged["deliveries"]] == [(1, "ok")]
+    # the delivery log has the digest's attempt, told apart from alerts by its kind
+    log = client.get("/api/alerts", headers=key).json()["deliveries"]
+    assert [(d["kind"], d["digestId"], d["budgetId"], d["status"]) for d in log] == [
+        ("digest", digest["id"], None, "ok")
+    ]
     # someone else cannot delete it; its owner can
     other = signup(client, "bob")
     assert client.delete(f"/api/digests/{digest['id']}", headers=other).status_code == 404
@@ -131,6 +136,26 @@ def test_a_failed_digest_is_logged_and_not_sent_again(
     assert [d["attempt"] for d in digest["deliveries"]] == [3, 2, 1]
     for d in digest["deliveries"]:
         assert d["status"] == "error" and "127.0.0.1:9" in d["error"]
+    # every attempt is in the delivery log, beside a budget's test, each with its kind
+    budget = {
+        "kind": "cost",
+        "period": "day",
+        "amountUsd": 50,
+        "thresholds": [100],
+        "channel": closed,
+    }
+    bid = client.post("/api/budgets", headers=key, json=budget).json()["id"]
+    client.post(f"/api/budgets/{bid}/test", headers=key)
+    log = client.get("/api/alerts", headers=key).json()["deliveries"]
+    kinds = sorted((d["kind"], d["attempt"], d["status"]) for d in log)
+    assert kinds == [
+        ("digest", 1, "error"),
+        ("digest", 2, "error"),
+        ("digest", 3, "error"),
+        ("test", 1, "error"),
+    ]
+    # nobody else sees them
+    assert client.get("/api/alerts", headers=signup(client, "bob")).json()["deliveries"] == []
 
 
 def test_a_teams_digest_is_its_managers_to_set_and_its_members_to_see(
@@ -156,3 +181,9 @@ def test_a_teams_digest_is_its_managers_to_set_and_its_members_to_see(
     assert client.delete(f"/api/digests/{seen['id']}", headers=member).status_code == 403
     assert client.delete(f"/api/digests/{seen['id']}", headers=outsider).status_code == 404
     assert client.get("/api/digests", headers=outsider).json()["digests"] == []
+    # the team digest's attempts are in its members' delivery log, not the outsider's
+    sent = send_digests(client.app.state.settings.database_url, "--period", "weekly")
+    assert "0 sent, 1 failed" in sent.stdout
+    for who, count in ((owner, 3), (member, 3), (outsider, 0)):
+        log = client.get("/api/alerts", headers=who).json()["deliveries"]
+        assert [d["kind"] for d in log] == ["digest"] * count

@@ -13,6 +13,7 @@ import pytest
 from litestar.testing import TestClient
 
 from promptpulse_server.app import create_app
+from promptpulse_server.settings import Settings, SettingsError
 from test_api import batch, breakdown, signup
 from test_budgets import Receiver, cost_budget, receiver, settings_for  # noqa: F401
 from testclock import NOW, TODAY, FakeClock, iso
@@ -96,3 +97,77 @@ def test_no_spike_under_the_floor_without_history_or_when_turned_off(
     client.patch("/api/users/me", headers=off, json={"spikeAlerts": True})
     upload(client, off, "t2", {TODAY: 51.0})
     assert len(spikes(receiver)) == 1
+
+
+def test_a_user_without_budgets_hears_of_a_spike_through_their_digests_once(
+    client: TestClient[Any],
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    key = signup(client, "dora")
+    hook = {"type": "webhook", "url": receiver.url, "format": "json"}
+    for period in ("daily", "weekly"):  # the same channel twice: told once
+        made = client.post("/api/digests", headers=key, json={"period": period, "channel": hook})
+        assert made.status_code == 201, made.text
+    upload(client, key, "h", history(2.0))
+    upload(client, key, "t1", {TODAY: 7.0})
+    [alert] = spikes(receiver)
+    assert (alert["used"], alert["median"], alert["budgetId"]) == (7.0, 2.0, None)
+    assert alert["periodKey"] == f"spike:{TODAY.isoformat()}" and alert["digestId"] > 0
+    upload(client, key, "t1", {TODAY: 7.0})  # the same upload again
+    upload(client, key, "t2", {TODAY: 30.0})  # and more that day
+    assert len(spikes(receiver)) == 1
+    log = client.get("/api/alerts", headers=key).json()["deliveries"]
+    assert [(d["kind"], d["periodKey"], d["digestId"], d["status"]) for d in log] == [
+        ("spike", f"spike:{TODAY.isoformat()}", alert["digestId"], "ok")
+    ]
+    # the digests' own log is not the spike's
+    listed = client.get("/api/digests", headers=key).json()["digests"]
+    assert all(d["deliveries"] == [] for d in listed)
+
+
+def test_no_spike_through_digests_when_turned_off_or_without_any_channel(
+    client: TestClient[Any],
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    off = signup(client, "otto")
+    hook = {"type": "webhook", "url": receiver.url, "format": "json"}
+    client.post("/api/digests", headers=off, json={"period": "daily", "channel": hook})
+    client.patch("/api/users/me", headers=off, json={"spikeAlerts": False})
+    upload(client, off, "h", history(2.0))
+    upload(client, off, "t", {TODAY: 50.0})
+    nobody = signup(client, "nemo")  # no budget, no digest: nowhere to tell
+    upload(client, nobody, "h", history(2.0))
+    upload(client, nobody, "t", {TODAY: 50.0})
+    assert spikes(receiver) == []
+    client.patch("/api/users/me", headers=off, json={"spikeAlerts": True})
+    upload(client, off, "t2", {TODAY: 51.0})
+    assert len(spikes(receiver)) == 1
+
+
+def test_the_spike_floor_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    database: str,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///:memory:")
+    assert Settings.from_env().spike_floor_usd == 5.0
+    monkeypatch.setenv("PROMPTPULSE_SPIKE_FLOOR_USD", "12.50")
+    assert Settings.from_env().spike_floor_usd == 12.5
+    for bad in ("lots", "-1", "nan", "inf", "2000000"):
+        monkeypatch.setenv("PROMPTPULSE_SPIKE_FLOOR_USD", bad)
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env()
+        said = str(caught.value)
+        assert said.startswith("PROMPTPULSE_SPIKE_FLOOR_USD must be") and "\n" not in said
+        assert repr(bad) in said
+    # the floor is the one the uploads are checked against: $7 is no spike over a $10 floor
+    from dataclasses import replace
+
+    settings = replace(settings_for(database, FakeClock()), spike_floor_usd=10.0)
+    with TestClient(create_app(settings)) as c:
+        key = user_with_budget(c, "fred", receiver.url)
+        upload(c, key, "h", history(2.0))
+        upload(c, key, "t", {TODAY: 7.0})
+        assert spikes(receiver) == []
+        upload(c, key, "t2", {TODAY: 10.5})
+        assert len(spikes(receiver)) == 1
