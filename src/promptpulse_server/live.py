@@ -7,8 +7,8 @@ How a change travels, from the upload that commits it to the pages that show it:
   PostgreSQL a ``NOTIFY promptpulse_usage, '<user id>'``, on SQLite the user's row of
   ``usage_change`` moved past every other.
 - In each server process, Litestar's channels plugin fans the user id out to the streams open
-  there. On PostgreSQL its psycopg backend LISTENs (one connection per process, only while a
-  stream is open), so every process hears every upload at once. On SQLite a ``Watcher`` reads
+  there. On PostgreSQL its psycopg backend LISTENs (one connection per process, opened at
+  start), so every process hears every upload at once. On SQLite a ``Watcher`` reads
   the marker rows past the last one it saw, once a second, only while a stream is open in the
   process, and publishes them to the plugin's memory backend.
 - A stream (``GET /live/usage``, behind the dashboard's session cookie) follows the people its
@@ -17,7 +17,7 @@ How a change travels, from the upload that commits it to the pages that show it:
   only "changed", and the page fetches itself through its normal, authorized route. Whom the
   stream follows is worked out again before each event and every ``HEARTBEAT_S``: a stream
   whose session ended (logout, a revoked key, a disabled account) closes, and someone who
-  stopped sharing is no longer followed.
+  stopped sharing is no longer followed; a team the viewer left ends the stream.
 - Changes that land together become one event (``COALESCE_S``).
 
 Shutting down: uvicorn waits for open responses before it stops, and a stream never ends on
@@ -225,8 +225,17 @@ async def live_usage(
         from litestar.exceptions import ServiceUnavailableException
 
         raise ServiceUnavailableException("too many live pages open on this server; reload later")
+
+    def still() -> frozenset[int] | None:
+        """Whom the open stream follows now; None ends it (the session is over, or the team
+        or the person is no longer the viewer's to see)."""
+        try:
+            return who()
+        except NotFoundException:
+            return None
+
     return ServerSentEvent(
-        _events(hub, people, who),
+        _events(hub, people, still),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
@@ -263,7 +272,7 @@ async def _events(
                         continue
                 found = await anyio.to_thread.run_sync(who)
                 if found is None:
-                    break  # the session is over: reconnecting leads to the login page
+                    break  # reconnecting leads to the login page, or a 404
                 people = found
                 if woke and now_changed & people:
                     yield ServerSentEventMessage(event="usage", data="changed")
