@@ -406,3 +406,15 @@ class DigestSent(Base):
     state: Mapped[str] = mapped_column(String(10))  # pending | sent | failed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     __table_args__ = (UniqueConstraint("digest_id", "period_start"),)
+
+
+class RateLimitCount(Base):
+    """Requests of one kind (sign-up, upload, login, invite) from one client address in one
+    minute, counted by every server process that shares the database. The key holds the kind,
+    the window and the address; a row past ``expires_at`` is spent and gets deleted."""
+
+    __tablename__ = "rate_limit_count"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (Index("ix_rate_limit_count_expires", "expires_at"),)
