@@ -24,6 +24,8 @@ from litestar.types import Logger, Scope
 from promptpulse import __version__
 from promptpulse_server import (
     api,
+    audit,
+    audit_api,
     budget_pages,
     budgets_api,
     db,
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     log_pieces = logs.handlers(logs.json_lines(settings.log_format))
     routes: list[Any] = [
         api.router,
+        audit_api.router,
         limits_api.router,
         budgets_api.router,
         digests.router,
@@ -171,5 +174,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     # outside Litestar's routing, so that requests no route answers are counted and logged too
-    app.asgi_handler = logs.RequestId(metrics.RequestMetrics(app.asgi_handler))
+    app.asgi_handler = logs.RequestId(audit.RecordOrigin(metrics.RequestMetrics(app.asgi_handler)))
     return app

@@ -321,15 +321,13 @@ def revoke_invite(
     code: FromPath[str],
 ) -> Response[Any]:
     team, _ = _team_by_slug(db, slug, viewer, "manager")
-    if not teams_q.revoke_invite(db, team, code[:64], now):
-        raise NotFoundException("code: no such live invite in this team")
-    db.commit()
+    team_api.revoke_invite_of(db, team, viewer, code[:64], now)
     return _team(request, db, viewer, now, slug, message="Invite revoked.")
 
 
 @post("/teams/{slug:str}/leave", sync_to_thread=True, include_in_schema=False)
 def leave_team(
-    request: Request[Any, Any, Any], db: DB, viewer: Viewer, slug: FromPath[str]
+    request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now, slug: FromPath[str]
 ) -> Response[Any]:
     team, role = _team_by_slug(db, slug, viewer)
     if not role:
@@ -339,8 +337,7 @@ def leave_team(
             status_code=HTTP_409_CONFLICT,
             detail="team: the owner cannot leave; make someone else owner, or delete the team",
         )
-    teams_q.remove_member(db, team, viewer.id)
-    db.commit()
+    team_api.leave(db, team, viewer, now)
     return Redirect("/teams")
 
 
@@ -391,7 +388,7 @@ def admin_action(
     if not viewer.is_admin:
         raise PermissionDeniedException("only server admins may do this")
     if action == "delete":
-        target = team_api.delete_account(db, viewer, user_id)
+        target = team_api.delete_account(db, viewer, user_id, now)
         return _admin_page(request, db, viewer, state, message=f"{target.username} deleted.")
     if action not in ("disable", "enable", "promote", "demote"):
         raise NotFoundException(f"no action {action!r}")

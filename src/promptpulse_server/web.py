@@ -29,7 +29,17 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from promptpulse.clock import to_ms
-from promptpulse_server import api, auth, budget_forms, limits_api, pages, queries, schemas, views
+from promptpulse_server import (
+    api,
+    audit,
+    auth,
+    budget_forms,
+    limits_api,
+    pages,
+    queries,
+    schemas,
+    views,
+)
 from promptpulse_server.models import ApiKey, User
 
 COOKIE = "pp_session"
@@ -296,11 +306,14 @@ def login(
     )
     if found is None:
         db.rollback()
+        audit.record(db, now, "login_failed", None, detail="an API key that is not valid")
+        db.commit()
         return Template(
             "login.html",
             context={"next": _safe_next(data.next), "error": "That API key is not valid."},
             status_code=401,
         )
+    audit.record(db, now, "login", found[0], detail=f"with key {found[1].label!r}")
     return _start_session(request, db, found[1], data.next, now)
 
 
@@ -311,6 +324,8 @@ def login_link(
     found = queries.use_login_link(db, auth.key_hash(token), now)
     if found is None:
         db.rollback()
+        audit.record(db, now, "login_failed", None, detail="a used or expired login link")
+        db.commit()
         return Template(
             "login.html",
             context={
@@ -320,6 +335,7 @@ def login_link(
             },
             status_code=410,
         )
+    audit.record(db, now, "login", found[0], detail=f"with a login link of key {found[1].label!r}")
     return _start_session(request, db, found[1], "/", now)
 
 
@@ -591,6 +607,7 @@ def create_key(
         return _settings(request, db, viewer, error="Label: 1 to 100 characters.", status=400)
     key = auth.new_key()
     queries.add_key(db, viewer, label, auth.key_hash(key), auth.shown_prefix(key), now)
+    audit.record(db, now, "key_created", viewer, detail=f"key {label!r}")
     db.commit()
     return _settings(request, db, viewer, new_key=key, message=f"Key {label!r} created.")
 
@@ -602,6 +619,7 @@ def revoke_key(
     key = queries.revoke_key(db, viewer, key_id, now)
     if key is None:
         raise NotFoundException(f"no key {key_id}")
+    audit.record(db, now, "key_revoked", viewer, detail=f"key {key.label!r}")
     db.commit()
     return _settings(request, db, viewer, message=f"Key {key.label!r} revoked.")
 
@@ -616,6 +634,7 @@ def delete_account(
     request: Request[Any, Any, Any],
     db: DB,
     viewer: Viewer,
+    now: Now,
     data: Annotated[DeleteForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response[Any]:
     if data.confirm.strip() != viewer.username:
@@ -628,6 +647,7 @@ def delete_account(
         )
     if queries.teams.is_last_admin(db, viewer):
         return _settings(request, db, viewer, error=api.LAST_ADMIN, status=409)
+    audit.record(db, now, "account_deleted", viewer, subject=viewer, subject_gone=True)
     queries.delete_user(db, viewer)
     db.commit()
     return _to_login_without_session()
