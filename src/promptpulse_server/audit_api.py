@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from promptpulse_server import api, audit, queries, schemas
 from promptpulse_server.api import DB, CurrentUser
 from promptpulse_server.models import AuditEntry, User
+from promptpulse_server.queries import audit as audit_q
 
 MAX_PAGE = 200
 ACTIONS: tuple[str, ...] = get_args(audit.Action)
@@ -56,7 +57,7 @@ def visible_entries(
         involving = found.id
     elif username is None and viewer.is_admin:
         involving = None
-    return queries.audit.entries(db, involving=involving, action=action, before=before, limit=limit)
+    return audit_q.entries(db, involving=involving, action=action, before=before, limit=limit)
 
 
 AuditAction = Annotated[

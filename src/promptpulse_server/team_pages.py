@@ -38,6 +38,7 @@ from promptpulse_server import (
 )
 from promptpulse_server.api import DB, Now, RowId
 from promptpulse_server.models import User
+from promptpulse_server.queries import audit as audit_q
 from promptpulse_server.web import Viewer
 
 teams_q = queries.teams
@@ -360,6 +361,7 @@ def _admin_page(
         viewer,
         accounts=teams_q.accounts(db),
         invites=teams_q.invites(db, None),
+        audit_entries=audit_q.entries(db, involving=None, limit=web.PAGE_ENTRIES),
         new_invite=new_invite,
         base=str(request.base_url).rstrip("/"),
         signup_mode=state.settings.signup_mode,

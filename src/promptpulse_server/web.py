@@ -41,6 +41,7 @@ from promptpulse_server import (
     views,
 )
 from promptpulse_server.models import ApiKey, User
+from promptpulse_server.queries import audit as audit_q
 
 COOKIE = "pp_session"
 PAGE_SIZE = 50
@@ -516,6 +517,9 @@ def leaderboard(
 # --- settings ------------------------------------------------------------------------------------
 
 
+PAGE_ENTRIES = 30  # of the audit log, in Settings and on /admin
+
+
 @get("/settings", sync_to_thread=True, include_in_schema=False)
 def settings_page(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
     return _settings(request, db, viewer)
@@ -540,6 +544,7 @@ def _settings(
         read_filters(request, viewer),
         status,
         keys=queries.list_keys(db, viewer),
+        audit_entries=audit_q.entries(db, involving=viewer.id, limit=PAGE_ENTRIES),
         new_key=new_key,
         message=message,
         error=error,
