@@ -107,6 +107,7 @@ def test_counters_move_with_requests_and_uploads(client: TestClient[Any]) -> Non
     assert not any("metered" in v or "m-b1" in v or "pp_" in v for v in labels)
 
 
+@pytest.mark.dates  # the alert's day, and the digest's
 def test_deliveries_are_counted_by_kind_channel_and_outcome(
     client: TestClient[Any],
     database: str,
@@ -141,6 +142,7 @@ def test_deliveries_are_counted_by_kind_channel_and_outcome(
     assert moved(kind="digest", channel="email", outcome="ok") == 0
 
 
+@pytest.mark.dates  # the last 30 days
 def test_usage_per_user_only_when_the_admin_turns_it_on(database: str) -> None:
     old = (TODAY - dt.timedelta(days=40)).isoformat()
     days = {TODAY.isoformat(): [breakdown("m", cost=2.5)], old: [breakdown("m", cost=99.0)]}
