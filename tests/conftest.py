@@ -80,6 +80,8 @@ def _install_ccusage(cache: Path, exe_path: Path) -> None:
 # --- server databases: every API test runs on SQLite and on a real PostgreSQL ------------------
 
 SERVER_TABLES = [
+    "audit_entry",
+    "rate_limit_count",
     "delivery",
     "alert",
     "budget",

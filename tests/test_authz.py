@@ -78,6 +78,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/keys"): SELF,
     ("DELETE", "/api/keys/{key_id:int}"): SELF,
     ("POST", "/api/login-links"): SELF,
+    ("GET", "/api/audit"): SELF,  # your own entries; a server admin's are everyone's
     ("POST", "/api/v1/uploads"): SELF,
     ("POST", "/claude-code-stats"): SELF,
     ("GET", "/api/usage/aggregate"): SELF,

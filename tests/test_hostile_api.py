@@ -109,6 +109,7 @@ OPERATIONS = [
     "DELETE /api/admin/invites/{code}",
     "POST /api/admin/users/{user_id}/{action}",
     "DELETE /api/admin/users/{user_id}",
+    "GET /api/audit",
     "DELETE /api/keys/{key_id}",
     "DELETE /api/users/me",
     "GET /api/budgets",

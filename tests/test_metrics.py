@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import time
@@ -14,11 +15,13 @@ import pytest
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from promptpulse_server import db, digests
 from promptpulse_server.app import create_app
 from promptpulse_server.settings import Settings
-from test_api import batch, signup
+from test_api import batch, breakdown, signup
+from test_budgets import Receiver, add, cost_budget, receiver, spend  # noqa: F401  (the fixture)
 from test_server_process import SERVER, free_port
-from testclock import FakeClock
+from testclock import NOW, TODAY, FakeClock
 
 TOKEN = "scrape-me-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -39,17 +42,23 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-@pytest.fixture
-def client(database: str) -> Iterator[TestClient[Any]]:
-    settings = Settings(
+def metered(database: str, **more: Any) -> Settings:
+    return Settings(
         database_url=database,
         signup_per_minute=1000,
         uploads_per_minute=1000,
         signup_mode="open",
         metrics_token=TOKEN,
         clock=FakeClock(),
+        allow_private_webhooks=True,
+        alert_retry_delays=(0.0, 0.0),
+        **more,
     )
-    with TestClient(create_app(settings)) as c:
+
+
+@pytest.fixture
+def client(database: str) -> Iterator[TestClient[Any]]:
+    with TestClient(create_app(metered(database))) as c:
         yield c
 
 
@@ -96,6 +105,62 @@ def test_counters_move_with_requests_and_uploads(client: TestClient[Any]) -> Non
     # nothing names a user, a key or a machine
     labels = {v for _, ls in after for _, v in ls}
     assert not any("metered" in v or "m-b1" in v or "pp_" in v for v in labels)
+
+
+@pytest.mark.dates  # the alert's day, and the digest's
+def test_deliveries_are_counted_by_kind_channel_and_outcome(
+    client: TestClient[Any],
+    database: str,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    before = scrape(client)
+    key = signup(client, "alerted")
+    receiver.fail = 1  # the first attempt fails, the retry gets through
+    budget = add(client, key, cost_budget(receiver.url, thresholds=[50]))
+    spend(client, key, "b1", 30.0)  # 60% of the day's $50: one alert
+    tested = client.post(f"/api/budgets/{budget['id']}/test", headers=key)
+    assert tested.status_code in (200, 201), tested.text
+    channel = {"type": "webhook", "url": receiver.url, "format": "json"}
+    made = client.post("/api/digests", headers=key, json={"period": "daily", "channel": channel})
+    assert made.status_code == 201, made.text
+    settings = metered(database)
+    engine = db.make_engine(database)
+    try:
+        assert digests.send_digests(db.session_factory(engine), settings, "daily") == (1, 0)
+    finally:
+        engine.dispose()
+    after = scrape(client)
+
+    def moved(**labels: str) -> float:
+        name = "promptpulse_deliveries_total"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved(kind="alert", channel="webhook", outcome="error") == 1
+    assert moved(kind="alert", channel="webhook", outcome="ok") == 1
+    assert moved(kind="test", channel="webhook", outcome="ok") == 1
+    assert moved(kind="digest", channel="webhook", outcome="ok") == 1
+    assert moved(kind="digest", channel="email", outcome="ok") == 0
+
+
+@pytest.mark.dates  # the last 30 days
+def test_usage_per_user_only_when_the_admin_turns_it_on(database: str) -> None:
+    old = (TODAY - dt.timedelta(days=40)).isoformat()
+    days = {TODAY.isoformat(): [breakdown("m", cost=2.5)], old: [breakdown("m", cost=99.0)]}
+    with TestClient(create_app(metered(database))) as off:
+        key = signup(off, "counted")
+        signup(off, "idle")
+        body = batch("u1", days=days, sessions=[], blocks=[])
+        assert off.post("/api/v1/uploads", json=body, headers=key).status_code == 201
+        assert not [name for name, _ in scrape(off) if name.startswith("promptpulse_user_")]
+    with TestClient(create_app(metered(database, metrics_per_user=True))) as on:
+        samples = scrape(on)
+    assert value(samples, "promptpulse_user_cost_usd", user="counted") == 2.5  # not 40 days ago
+    assert value(samples, "promptpulse_user_tokens", user="counted") == 100
+    last = value(samples, "promptpulse_user_last_upload_timestamp_seconds", user="counted")
+    assert last == NOW.timestamp()
+    assert value(samples, "promptpulse_user_cost_usd", user="idle") == 0
+    assert ("promptpulse_user_cost_usd", frozenset({("user", "idle")})) in samples
+    assert value(samples, "promptpulse_user_last_upload_timestamp_seconds", user="idle") == 0
 
 
 def test_the_token_guards_metrics(client: TestClient[Any], database: str) -> None:

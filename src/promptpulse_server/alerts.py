@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from promptpulse_server import queries, schemas
+from promptpulse_server import metrics, queries, schemas
 from promptpulse_server.models import Budget, User
 from promptpulse_server.settings import Settings
 
@@ -324,6 +324,7 @@ def deliver(
                     msg.spike_id,
                 )
                 db.commit()
+            metrics.delivered("alert" if msg.alert_id else "test", msg.channel, error)
             if error is None or not again or attempt == attempts:
                 break
             sleep(settings.alert_retry_delays[attempt - 1])

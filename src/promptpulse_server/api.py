@@ -34,7 +34,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_503_
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from promptpulse_server import alerts, auth, metrics, queries, schemas
+from promptpulse_server import alerts, audit, auth, metrics, queries, schemas
 from promptpulse_server.models import ApiKey, SessionUsage, User
 
 DB = NamedDependency[Session]
@@ -359,8 +359,11 @@ def register(
             db, user, "first key", auth.key_hash(key), auth.shown_prefix(key), now
         )
         team = queries.teams.team_by_id(db, invite.team_id) if invite and invite.team_id else None
+        how = "first account, server admin" if first else "with an invite" if invite else mode
+        audit.record(db, now, "account_created", user, detail=how)
         if team is not None:
             queries.teams.add_member(db, team, user, "member", now)
+            audit.record(db, now, "member_joined", user, team=team, detail="with an invite")
         db.commit()
     except IntegrityError as exc:
         db.rollback()
@@ -415,10 +418,11 @@ def update_me(data: JSONBody[schemas.UserUpdate], db: DB, user: CurrentUser) -> 
 
 
 @delete("/api/users/me", sync_to_thread=True, tags=["users"], responses=ERRORS)
-def delete_me(db: DB, user: CurrentUser) -> None:
+def delete_me(db: DB, user: CurrentUser, now: Now) -> None:
     """Delete the account and all its data (the last server admin makes another admin first)."""
     if queries.teams.is_last_admin(db, user):
         raise HTTPException(status_code=HTTP_409_CONFLICT, detail=LAST_ADMIN)
+    audit.record(db, now, "account_deleted", user, subject=user, subject_gone=True)
     queries.delete_user(db, user)
     db.commit()
 
@@ -451,14 +455,17 @@ def create_key(
     """A new key for this account, shown once."""
     key = auth.new_key()
     row = queries.add_key(db, user, data.label, auth.key_hash(key), auth.shown_prefix(key), now)
+    audit.record(db, now, "key_created", user, detail=f"key {row.label!r}")
     db.commit()
     return schemas.CreatedKey(id=row.id, label=row.label, api_key=key)
 
 
 @delete("/api/keys/{key_id:int}", sync_to_thread=True, tags=["keys"], responses=ERRORS)
 def revoke_key(key_id: RowId, db: DB, user: CurrentUser, now: Now) -> None:
-    if queries.revoke_key(db, user, key_id, now) is None:
+    revoked = queries.revoke_key(db, user, key_id, now)
+    if revoked is None:
         raise NotFoundException(f"no key {key_id}")
+    audit.record(db, now, "key_revoked", user, detail=f"key {revoked.label!r}")
     db.commit()
 
 

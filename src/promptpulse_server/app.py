@@ -8,7 +8,6 @@ carries a traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -19,13 +18,14 @@ from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.logging import LoggingConfig
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.types import Logger, Scope
 
 from promptpulse import __version__
 from promptpulse_server import (
     api,
+    audit,
+    audit_api,
     budget_pages,
     budgets_api,
     db,
@@ -36,6 +36,7 @@ from promptpulse_server import (
     logs,
     metrics,
     pages,
+    rate_limits,
     schema_page,
     team_api,
     team_pages,
@@ -43,14 +44,6 @@ from promptpulse_server import (
 )
 from promptpulse_server.gzip_body import GzipRequestMiddleware
 from promptpulse_server.settings import Settings
-
-
-def _only(kind: str) -> Callable[[Request[Any, Any, Any]], bool]:
-    def check(request: Request[Any, Any, Any]) -> bool:
-        return bool(request.route_handler.opt.get("rate_limit") == kind)
-
-    return check
-
 
 TOO_DEEP = "JSON is nested too deeply"
 
@@ -87,6 +80,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     engine = db.engine_for(settings)
     metrics.watch_pool(engine)
+    sessions = db.session_factory(engine)
+    limiter = rate_limits.Limiter(
+        {
+            "signup": settings.signup_per_minute,
+            "upload": settings.uploads_per_minute,
+            "login": settings.logins_per_minute,
+            "invite": settings.invite_guesses_per_minute,
+        },
+        sessions,
+        settings.clock,
+    )
 
     def on_startup(app: Litestar) -> None:
         if settings.migrate_on_start:
@@ -104,32 +108,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine.dispose()
         metrics.process_exits()
 
-    limits = [
-        RateLimitConfig(
-            ("minute", settings.signup_per_minute),
-            store="rate_limit_signup",
-            check_throttle_handler=_only("signup"),
-        ),
-        RateLimitConfig(
-            ("minute", settings.uploads_per_minute),
-            store="rate_limit_upload",
-            check_throttle_handler=_only("upload"),
-        ),
-        RateLimitConfig(
-            ("minute", settings.logins_per_minute),
-            store="rate_limit_login",
-            check_throttle_handler=_only("login"),
-        ),
-        RateLimitConfig(
-            ("minute", settings.invite_guesses_per_minute),
-            store="rate_limit_invite",
-            check_throttle_handler=_only("invite"),
-        ),
-    ]
     channels = live.plugin(settings)
     log_pieces = logs.handlers(logs.json_lines(settings.log_format))
     routes: list[Any] = [
         api.router,
+        audit_api.router,
         limits_api.router,
         budgets_api.router,
         digests.router,
@@ -160,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State(
             {
                 "engine": engine,
-                "sessions": db.session_factory(engine),
+                "sessions": sessions,
                 "settings": settings,
                 "upload_gate": db.UploadGate(engine, settings.upload_concurrency),
                 "channels": channels,
@@ -171,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[stop_live, on_shutdown],
         middleware=[
             DefineMiddleware(GzipRequestMiddleware, max_bytes=settings.max_body_bytes),
-            *(limit.middleware for limit in limits),
+            rate_limits.RateLimitMiddleware(limiter),
         ],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -205,5 +188,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     # outside Litestar's routing, so that requests no route answers are counted and logged too
-    app.asgi_handler = logs.RequestId(metrics.RequestMetrics(app.asgi_handler))
+    app.asgi_handler = logs.RequestId(audit.RecordOrigin(metrics.RequestMetrics(app.asgi_handler)))
     return app

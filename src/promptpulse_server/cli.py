@@ -136,7 +136,7 @@ def create_user(
     """Create a user and print their API key (shown once). Works in every sign-up mode."""
     import msgspec
 
-    from promptpulse_server import auth, db, queries, schemas
+    from promptpulse_server import audit, auth, db, queries, schemas
 
     try:
         msgspec.convert({"username": username}, schemas.NewUser)
@@ -153,6 +153,7 @@ def create_user(
         first = queries.teams.count_users(s) == 0
         user = queries.create_user(s, username, display_name, now, admin=admin or first)
         queries.add_key(s, user, "first key", auth.key_hash(key), auth.shown_prefix(key), now)
+        audit.record(s, now, "account_created", None, subject=user, detail="create-user")
         s.commit()
     typer.echo(key)
 
@@ -240,7 +241,7 @@ def users_list() -> None:
 
 
 def _change(username: str, action: str) -> None:
-    from promptpulse_server import db, queries
+    from promptpulse_server import audit, db, queries
 
     settings = _settings()
     engine = _engine(settings)
@@ -254,6 +255,7 @@ def _change(username: str, action: str) -> None:
             queries.teams.set_disabled(s, user, settings.clock() if action == "disable" else None)
         else:
             queries.teams.set_admin(s, user, action == "promote")
+        audit.record(s, settings.clock(), audit.ADMIN_ACTIONS[action], None, subject=user)
         s.commit()
     typer.echo(f"{username}: {action}d")
 

@@ -36,7 +36,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from promptpulse_server import alerts, api, budgets_api, queries, schemas, team_api
+from promptpulse_server import alerts, api, budgets_api, metrics, queries, schemas, team_api
 from promptpulse_server.api import DB, CurrentUser, Now, RowId
 from promptpulse_server.models import Delivery, Digest, DigestSent, User
 from promptpulse_server.settings import Settings
@@ -227,6 +227,7 @@ def send_digests(
             with sessions() as db:
                 alerts_q.log_delivery(db, None, None, attempt, settings.clock(), error, digest_id)
                 db.commit()
+            metrics.delivered("digest", msg.channel, error)
             if error is None or not again or attempt == attempts:
                 break
             sleep(settings.alert_retry_delays[attempt - 1])

@@ -6,7 +6,14 @@ What is counted, and nothing per user:
   as sent; ``unmatched`` for a path no route has) and status, with its latency;
 - uploads stored, rows ingested (by kind: daily, session, block), and batches skipped because
   the server already had them;
-- the database pool: connections checked out, and the pool's configured size.
+- the database pool: connections checked out, and the pool's configured size;
+- alert, test and digest deliveries, by what was delivered, the channel (webhook or email)
+  and the outcome (ok or error), one per attempt. Digests are sent by ``send-digests``, its own
+  process: its figures reach a scrape when it runs with the server's ``PROMETHEUS_MULTIPROC_DIR``.
+
+Per user, only when the admin turns it on (``PROMPTPULSE_METRICS_PER_USER=1``): each account's
+cost and tokens over the last 30 days and its last upload, read from the database at each
+scrape (``promptpulse_user_*``).
 
 The route exists only when ``PROMPTPULSE_METRICS_TOKEN`` is set, and answers only a request
 that carries it (``Authorization: Bearer TOKEN``). With several worker processes
@@ -16,9 +23,11 @@ that carries it (``Authorization: Bearer TOKEN``). With several worker processes
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from litestar import Request, Response, get
@@ -36,7 +45,11 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from promptpulse_server.queries import metrics as metrics_q
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -64,6 +77,11 @@ ROWS = Counter(
     "Usage rows stored by uploads, by kind (daily, session, block).",
     ["kind"],
 )
+DELIVERIES = Counter(
+    "promptpulse_deliveries",
+    "Delivery attempts of alerts, test messages and digests, by channel and outcome.",
+    ["kind", "channel", "outcome"],
+)
 POOL_CHECKED_OUT = Gauge(
     "promptpulse_db_pool_checked_out",
     "Database connections in use now (summed over the server's processes).",
@@ -85,6 +103,12 @@ def upload_stored(source: str, duplicate: bool, daily: int, sessions: int, block
     ROWS.labels("daily").inc(daily)
     ROWS.labels("session").inc(sessions)
     ROWS.labels("block").inc(blocks)
+
+
+def delivered(kind: str, channel: dict[str, Any], error: str | None) -> None:
+    """Count one delivery attempt of an ``alert``, a ``test`` or a ``digest``."""
+    through = "email" if channel.get("type") == "email" else "webhook"
+    DELIVERIES.labels(kind, through, "ok" if error is None else "error").inc()
 
 
 def watch_pool(engine: Engine) -> None:
@@ -142,10 +166,47 @@ class RequestMetrics:
             LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
-@get("/metrics", sync_to_thread=False, include_in_schema=False)
+PER_USER_DAYS = 30
+
+
+class PerUser:
+    """A collector of each account's usage, read from the database when scraped."""
+
+    def __init__(self, sessions: sessionmaker[Session], now: dt.datetime) -> None:
+        self.sessions = sessions
+        self.now = now
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        since = self.now.date() - dt.timedelta(days=PER_USER_DAYS - 1)
+        with self.sessions() as s:
+            rows = metrics_q.usage_by_user(s, since)
+        cost = GaugeMetricFamily(
+            "promptpulse_user_cost_usd",
+            f"Cost of each account's usage on the last {PER_USER_DAYS} days (UTC dates).",
+            labels=["user"],
+        )
+        tokens = GaugeMetricFamily(
+            "promptpulse_user_tokens",
+            f"Tokens of each account's usage on the last {PER_USER_DAYS} days (UTC dates).",
+            labels=["user"],
+        )
+        last = GaugeMetricFamily(
+            "promptpulse_user_last_upload_timestamp_seconds",
+            "When each account's last upload arrived (Unix time; 0: never).",
+            labels=["user"],
+        )
+        for row in rows:
+            cost.add_metric([row.username], row.cost)
+            tokens.add_metric([row.username], row.tokens)
+            last.add_metric([row.username], row.last_upload.timestamp() if row.last_upload else 0)
+        yield from (cost, tokens, last)
+
+
+@get("/metrics", sync_to_thread=True, include_in_schema=False)
 def metrics(request: Request[Any, Any, State]) -> Response[bytes]:
     """The figures, for a scraper that sends the token."""
-    token: str = request.app.state.settings.metrics_token
+    state = request.app.state
+    token: str = state.settings.metrics_token
     given = request.headers.get("authorization", "")
     scheme, _, credential = given.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
@@ -159,8 +220,13 @@ def metrics(request: Request[Any, Any, State]) -> Response[bytes]:
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    figures = generate_latest(registry)
+    if state.settings.metrics_per_user:
+        per_user = CollectorRegistry()
+        per_user.register(PerUser(state.sessions, state.settings.clock()))
+        figures += generate_latest(per_user)
     return Response(
-        generate_latest(registry),
+        figures,
         media_type=CONTENT_TYPE_LATEST,
         headers={"Cache-Control": "no-store"},
     )

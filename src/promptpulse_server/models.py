@@ -440,3 +440,47 @@ class SpikeAlert(Base):
     median: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     __table_args__ = (UniqueConstraint("user_id", "day"),)
+
+
+class RateLimitCount(Base):
+    """Requests of one kind (sign-up, upload, login, invite) from one client address in one
+    minute, counted by every server process that shares the database. The key holds the kind,
+    the window and the address; a row past ``expires_at`` is spent and gets deleted."""
+
+    __tablename__ = "rate_limit_count"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (Index("ix_rate_limit_count_expires", "expires_at"),)
+
+
+class AuditEntry(Base):
+    """Who did what: one account, key, team, membership, invite or admin change, or a login
+    (failed ones too), written in the same transaction as the change. The names are kept as
+    they were, so an entry still says who after an account or a team is gone. Never a key, a
+    token, a cookie or an invite code."""
+
+    __tablename__ = "audit_entry"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    action: Mapped[str] = mapped_column(String(40))
+    # who did it (None: the command line, or a login with a key nobody has)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    actor_name: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    # whose account it concerns, when not the actor's own
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    subject_name: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    team_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # kept after the team
+    detail: Mapped[str] = mapped_column(String(300))
+    via: Mapped[str] = mapped_column(String(10))  # api | web | cli
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    __table_args__ = (
+        Index("ix_audit_entry_at", "at"),
+        Index("ix_audit_entry_actor", "actor_id"),
+        Index("ix_audit_entry_subject", "subject_id"),
+    )

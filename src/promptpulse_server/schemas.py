@@ -721,3 +721,24 @@ class DeliveryOut(Camel):
 
 class DeliveryList(Camel):
     deliveries: list[DeliveryOut]
+
+
+# --- the audit log -------------------------------------------------------------------------------
+
+
+class AuditEntryOut(Camel):
+    id: int
+    at: dt.datetime
+    action: str
+    actor: str | None  # a username (None: the command line, or nobody known)
+    subject: str | None  # whose account it concerns, when not the actor's
+    team_id: int | None
+    detail: str
+    via: Literal["api", "web", "cli"]
+    ip: str | None
+    user_agent: str | None
+
+
+class AuditList(Camel):
+    entries: list[AuditEntryOut]
+    next_before: int | None  # pass as ``before`` for the next page (None: no more)

@@ -202,6 +202,7 @@ class Settings:
     log_level: str = "info"  # LOG_LEVEL
     log_format: str = "auto"  # auto (JSON lines unless stderr is a terminal) | json | text
     metrics_token: str = ""  # /metrics exists only with one, and answers only to it
+    metrics_per_user: bool = False  # per-account usage gauges in /metrics (admin's choice)
     clock: clock.Clock = clock.system_now  # every "now" the server asks for comes from here
     # alerts: webhooks to private, loopback and link-local addresses on an open-sign-up server
     allow_private_webhooks: bool = False
@@ -241,6 +242,7 @@ class Settings:
             log_level=_choice("LOG_LEVEL", "info", LOG_LEVELS),
             log_format=_choice("PROMPTPULSE_LOG_FORMAT", "auto", LOG_FORMATS),
             metrics_token=env.get("PROMPTPULSE_METRICS_TOKEN", "").strip(),
+            metrics_per_user=env.get("PROMPTPULSE_METRICS_PER_USER", "0").strip() == "1",
             clock=now,
             allow_private_webhooks=env.get("PROMPTPULSE_ALLOW_PRIVATE_WEBHOOKS", "0") == "1",
             smtp_url=env.get("PROMPTPULSE_SMTP_URL", "").strip(),

@@ -28,7 +28,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from promptpulse_server import api, queries, schemas
+from promptpulse_server import api, audit, queries, schemas
 from promptpulse_server.api import DB, CurrentUser, Now, RowId
 from promptpulse_server.models import Invite, Team, User
 
@@ -106,6 +106,7 @@ def new_team(db: Session, owner: User, name: str, now: dt.datetime) -> Team:
         try:
             salt = secrets.token_hex(2) if attempt >= 2 else ""
             team = teams_q.create_team(db, owner, name, now, salt)
+            audit.record(db, now, "team_created", owner, team=team)
             db.commit()
             return team
         except IntegrityError as exc:
@@ -125,19 +126,22 @@ def get_team(team_id: RowId, db: DB, user: CurrentUser) -> schemas.TeamOut:
 
 @put("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"], responses=api.ERRORS)
 def rename_team(
-    team_id: RowId, data: JSONBody[schemas.NewTeam], db: DB, user: CurrentUser
+    team_id: RowId, data: JSONBody[schemas.NewTeam], db: DB, user: CurrentUser, now: Now
 ) -> schemas.TeamOut:
     """Rename the team (owners and admins); its slug stays."""
     team, role = team_access(db, team_id, user, "manager")
+    before = team.name
     teams_q.rename_team(db, team, data.name.strip())
+    audit.record(db, now, "team_renamed", user, team=team, detail=f"{before!r} → {team.name!r}")
     db.commit()
     return api.team_out(team, role or None, teams_q.member_count(db, team))
 
 
 @delete("/api/teams/{team_id:int}", sync_to_thread=True, tags=["teams"], responses=api.ERRORS)
-def delete_team(team_id: RowId, db: DB, user: CurrentUser) -> None:
+def delete_team(team_id: RowId, db: DB, user: CurrentUser, now: Now) -> None:
     """Delete the team (its owner); members keep their accounts and usage."""
     team, _ = team_access(db, team_id, user, "owner")
+    audit.record(db, now, "team_deleted", user, team=team, detail=repr(team.name))
     teams_q.delete_team(db, team)
     db.commit()
 
@@ -153,7 +157,7 @@ def list_members(team_id: RowId, db: DB, user: CurrentUser) -> schemas.MemberLis
 @delete(
     "/api/teams/{team_id:int}/members/me", sync_to_thread=True, tags=["teams"], responses=api.ERRORS
 )
-def leave_team(team_id: RowId, db: DB, user: CurrentUser) -> None:
+def leave_team(team_id: RowId, db: DB, user: CurrentUser, now: Now) -> None:
     """Leave the team. Its owner hands it over first (or deletes it)."""
     team, role = team_access(db, team_id, user)
     if not role:
@@ -163,7 +167,13 @@ def leave_team(team_id: RowId, db: DB, user: CurrentUser) -> None:
             status_code=HTTP_409_CONFLICT,
             detail="team: the owner cannot leave; make someone else owner, or delete the team",
         )
+    leave(db, team, user, now)
+
+
+def leave(db: Session, team: Team, user: User, now: dt.datetime) -> None:
+    """Take ``user`` out of ``team`` and commit."""
     teams_q.remove_member(db, team, user.id)
+    audit.record(db, now, "member_left", user, team=team)
     db.commit()
 
 
@@ -173,7 +183,7 @@ def leave_team(team_id: RowId, db: DB, user: CurrentUser) -> None:
     tags=["teams"],
     responses=api.ERRORS,
 )
-def remove_member(team_id: RowId, user_id: RowId, db: DB, user: CurrentUser) -> None:
+def remove_member(team_id: RowId, user_id: RowId, db: DB, user: CurrentUser, now: Now) -> None:
     """Remove a member: owners remove anyone but themselves, admins remove members."""
     team, role = team_access(db, team_id, user, "manager")
     target = teams_q.membership(db, team, user_id)
@@ -184,6 +194,7 @@ def remove_member(team_id: RowId, user_id: RowId, db: DB, user: CurrentUser) -> 
     if target.role == "admin" and role != "owner" and not user.is_admin:
         raise PermissionDeniedException("userId: only the owner removes an admin")
     teams_q.remove_member(db, team, user_id)
+    audit.record(db, now, "member_removed", user, subject=db.get(User, user_id), team=team)
     db.commit()
 
 
@@ -199,6 +210,7 @@ def change_role(
     data: JSONBody[schemas.RoleChange],
     db: DB,
     user: CurrentUser,
+    now: Now,
 ) -> schemas.MemberOut:
     """Make a member an admin or a member again (owners and admins), or the owner (the owner
     only: the team changes hands and the old owner becomes an admin)."""
@@ -210,7 +222,12 @@ def change_role(
         raise PermissionDeniedException("role: hand the team over to change the owner's role")
     if target.role == "admin" and role != "owner" and not user.is_admin:
         raise PermissionDeniedException("role: only the owner changes an admin's role")
+    before = target.role
     teams_q.set_role(db, team, user_id, data.role)
+    subject = db.get(User, user_id)
+    audit.record(
+        db, now, "role_changed", user, subject=subject, team=team, detail=f"{before} → {data.role}"
+    )
     db.commit()
     db.refresh(target)
     member = db.get(User, user_id)
@@ -269,6 +286,10 @@ def make_invite(
     form = form or schemas.NewInvite()
     lifetime = dt.timedelta(hours=form.expires_in_hours)
     invite = teams_q.create_invite(db, team, user, form.max_uses, lifetime, now)
+    what = f"up to {form.max_uses} uses, for {form.expires_in_hours} h"
+    audit.record(
+        db, now, "invite_created", user, team=team, detail=what if team else f"sign-up, {what}"
+    )
     db.commit()
     return invite
 
@@ -289,8 +310,17 @@ def list_invites(
 )
 def revoke_invite(team_id: RowId, code: Code, db: DB, user: CurrentUser, now: Now) -> None:
     team, _ = team_access(db, team_id, user, "manager")
+    revoke_invite_of(db, team, user, code, now)
+
+
+def revoke_invite_of(
+    db: Session, team: Team | None, user: User, code: str, now: dt.datetime
+) -> None:
+    """Revoke a team's (None: a sign-up) invite and commit; 404 if there is no such live one."""
     if not teams_q.revoke_invite(db, team, code, now):
-        raise NotFoundException("code: no such live invite in this team")
+        what = "invite in this team" if team else "sign-up invite"
+        raise NotFoundException(f"code: no such live {what}")
+    audit.record(db, now, "invite_revoked", user, team=team, detail="" if team else "sign-up")
     db.commit()
 
 
@@ -339,6 +369,7 @@ def join(db: Session, user: User, code: str, now: dt.datetime) -> tuple[Team, st
         if teams_q.use_invite(db, code, now) is None:  # used up by someone else just now
             db.rollback()
             raise NotFoundException("code: unknown, expired, revoked or used up")
+        audit.record(db, now, "member_joined", user, team=team, detail="with an invite")
         db.commit()
     else:
         db.rollback()
@@ -408,24 +439,26 @@ def account_action(db: Session, admin: User, user_id: int, action: str, now: dt.
         teams_q.set_disabled(db, target, None)
     else:
         teams_q.set_admin(db, target, action == "promote")
+    audit.record(db, now, audit.ADMIN_ACTIONS[action], admin, subject=target)
     db.commit()
     return target
 
 
 @delete("/api/admin/users/{user_id:int}", sync_to_thread=True, tags=["admin"], responses=api.ERRORS)
-def admin_delete_user(user_id: RowId, db: DB, user: CurrentUser) -> None:
+def admin_delete_user(user_id: RowId, db: DB, user: CurrentUser, now: Now) -> None:
     """Delete an account and all its data."""
     _admin(user)
-    delete_account(db, user, user_id)
+    delete_account(db, user, user_id, now)
 
 
-def delete_account(db: Session, admin: User, user_id: int) -> User:
+def delete_account(db: Session, admin: User, user_id: int, now: dt.datetime) -> User:
     """An admin deletes another account with all its data (their own goes from Settings)."""
     target = db.get(User, user_id)
     if target is None:
         raise NotFoundException(f"no user {user_id}")
     if target.id == admin.id:
         raise ClientException("userId: delete your own account from /api/users/me")
+    audit.record(db, now, "account_deleted", admin, subject=target, subject_gone=True)
     queries.delete_user(db, target)
     db.commit()
     return target
@@ -459,9 +492,7 @@ def admin_invites(request: Request[Any, Any, Any], db: DB, user: CurrentUser) ->
 @delete("/api/admin/invites/{code:str}", sync_to_thread=True, tags=["admin"], responses=api.ERRORS)
 def admin_revoke_invite(code: Code, db: DB, user: CurrentUser, now: Now) -> None:
     _admin(user)
-    if not teams_q.revoke_invite(db, None, code, now):
-        raise NotFoundException("code: no such live sign-up invite")
-    db.commit()
+    revoke_invite_of(db, None, user, code, now)
 
 
 @get("/api/admin/settings", sync_to_thread=True, tags=["admin"], responses=api.ERRORS)

@@ -38,6 +38,7 @@ from promptpulse_server import (
 )
 from promptpulse_server.api import DB, Now, RowId
 from promptpulse_server.models import User
+from promptpulse_server.queries import audit as audit_q
 from promptpulse_server.web import Viewer
 
 teams_q = queries.teams
@@ -322,15 +323,13 @@ def revoke_invite(
     code: FromPath[str],
 ) -> Response[Any]:
     team, _ = _team_by_slug(db, slug, viewer, "manager")
-    if not teams_q.revoke_invite(db, team, code[:64], now):
-        raise NotFoundException("code: no such live invite in this team")
-    db.commit()
+    team_api.revoke_invite_of(db, team, viewer, code[:64], now)
     return _team(request, db, viewer, now, slug, message="Invite revoked.")
 
 
 @post("/teams/{slug:str}/leave", sync_to_thread=True, include_in_schema=False)
 def leave_team(
-    request: Request[Any, Any, Any], db: DB, viewer: Viewer, slug: FromPath[str]
+    request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now, slug: FromPath[str]
 ) -> Response[Any]:
     team, role = _team_by_slug(db, slug, viewer)
     if not role:
@@ -340,8 +339,7 @@ def leave_team(
             status_code=HTTP_409_CONFLICT,
             detail="team: the owner cannot leave; make someone else owner, or delete the team",
         )
-    teams_q.remove_member(db, team, viewer.id)
-    db.commit()
+    team_api.leave(db, team, viewer, now)
     return Redirect("/teams")
 
 
@@ -364,6 +362,7 @@ def _admin_page(
         viewer,
         accounts=teams_q.accounts(db),
         invites=teams_q.invites(db, None),
+        audit_entries=audit_q.entries(db, involving=None, limit=web.PAGE_ENTRIES),
         new_invite=new_invite,
         base=str(request.base_url).rstrip("/"),
         signup_mode=state.settings.signup_mode,
@@ -392,7 +391,7 @@ def admin_action(
     if not viewer.is_admin:
         raise PermissionDeniedException("only server admins may do this")
     if action == "delete":
-        target = team_api.delete_account(db, viewer, user_id)
+        target = team_api.delete_account(db, viewer, user_id, now)
         return _admin_page(request, db, viewer, state, message=f"{target.username} deleted.")
     if action not in ("disable", "enable", "promote", "demote"):
         raise NotFoundException(f"no action {action!r}")

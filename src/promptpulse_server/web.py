@@ -29,8 +29,19 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from promptpulse.clock import to_ms
-from promptpulse_server import api, auth, budget_forms, limits_api, pages, queries, schemas, views
+from promptpulse_server import (
+    api,
+    audit,
+    auth,
+    budget_forms,
+    limits_api,
+    pages,
+    queries,
+    schemas,
+    views,
+)
 from promptpulse_server.models import ApiKey, User
+from promptpulse_server.queries import audit as audit_q
 
 COOKIE = "pp_session"
 PAGE_SIZE = 50
@@ -306,11 +317,14 @@ def login(
     )
     if found is None:
         db.rollback()
+        audit.record(db, now, "login_failed", None, detail="an API key that is not valid")
+        db.commit()
         return Template(
             "login.html",
             context={"next": _safe_next(data.next), "error": "That API key is not valid."},
             status_code=401,
         )
+    audit.record(db, now, "login", found[0], detail=f"with key {found[1].label!r}")
     return _start_session(request, db, found[1], data.next, now)
 
 
@@ -321,6 +335,8 @@ def login_link(
     found = queries.use_login_link(db, auth.key_hash(token), now)
     if found is None:
         db.rollback()
+        audit.record(db, now, "login_failed", None, detail="a used or expired login link")
+        db.commit()
         return Template(
             "login.html",
             context={
@@ -330,6 +346,7 @@ def login_link(
             },
             status_code=410,
         )
+    audit.record(db, now, "login", found[0], detail=f"with a login link of key {found[1].label!r}")
     return _start_session(request, db, found[1], "/", now)
 
 
@@ -516,6 +533,9 @@ def leaderboard(
 # --- settings ------------------------------------------------------------------------------------
 
 
+PAGE_ENTRIES = 30  # of the audit log, in Settings and on /admin
+
+
 @get("/settings", sync_to_thread=True, include_in_schema=False)
 def settings_page(request: Request[Any, Any, Any], db: DB, viewer: Viewer) -> Response[Any]:
     return _settings(request, db, viewer)
@@ -540,6 +560,7 @@ def _settings(
         read_filters(request, viewer),
         status,
         keys=queries.list_keys(db, viewer),
+        audit_entries=audit_q.entries(db, involving=viewer.id, limit=PAGE_ENTRIES),
         new_key=new_key,
         message=message,
         error=error,
@@ -607,6 +628,7 @@ def create_key(
         return _settings(request, db, viewer, error="Label: 1 to 100 characters.", status=400)
     key = auth.new_key()
     queries.add_key(db, viewer, label, auth.key_hash(key), auth.shown_prefix(key), now)
+    audit.record(db, now, "key_created", viewer, detail=f"key {label!r}")
     db.commit()
     return _settings(request, db, viewer, new_key=key, message=f"Key {label!r} created.")
 
@@ -618,6 +640,7 @@ def revoke_key(
     key = queries.revoke_key(db, viewer, key_id, now)
     if key is None:
         raise NotFoundException(f"no key {key_id}")
+    audit.record(db, now, "key_revoked", viewer, detail=f"key {key.label!r}")
     db.commit()
     return _settings(request, db, viewer, message=f"Key {key.label!r} revoked.")
 
@@ -632,6 +655,7 @@ def delete_account(
     request: Request[Any, Any, Any],
     db: DB,
     viewer: Viewer,
+    now: Now,
     data: Annotated[DeleteForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response[Any]:
     if data.confirm.strip() != viewer.username:
@@ -644,6 +668,7 @@ def delete_account(
         )
     if queries.teams.is_last_admin(db, viewer):
         return _settings(request, db, viewer, error=api.LAST_ADMIN, status=409)
+    audit.record(db, now, "account_deleted", viewer, subject=viewer, subject_gone=True)
     queries.delete_user(db, viewer)
     db.commit()
     return _to_login_without_session()
