@@ -71,7 +71,11 @@ def test_the_dashboard_in_a_real_browser(
     browser: Any, site: tuple[Server, dict[str, str]], tmp_path: Path
 ) -> None:
     server, key = site
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000},
+        accept_downloads=True,
+        color_scheme="dark",
+    )
     page = context.new_page()
     requests: list[str] = []
     problems: list[str] = []
@@ -118,18 +122,27 @@ def test_the_dashboard_in_a_real_browser(
     rows = list(csv.DictReader(io.StringIO(saved.read_text())))
     assert {r["date"] for r in rows} == {d["date"] for d in sonnet["daily"]}
 
-    # the other theme (light and dark), kept across pages
-    before = page.get_attribute("html", "data-theme")
+    # the system's theme (dark here) until the toggle; its choice kept across pages (a cookie
+    # the server reads: the page comes in its theme, no script before the first paint)
+    assert page.get_attribute("html", "data-theme") is None
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(11, 15, 23)"
     page.click("[data-theme-toggle]")
-    theme = page.get_attribute("html", "data-theme")
-    assert {before, theme} == {"light", "dark"}
+    assert page.get_attribute("html", "data-theme") == "light"
 
-    # revoke a key
+    # revoke a key: first a question; "Cancel" keeps it, "OK" revokes it
     page.goto(f"{server.base}/settings")
-    assert page.get_attribute("html", "data-theme") == theme
+    assert page.get_attribute("html", "data-theme") == "light"
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 247, 251)"
     row = page.locator("#keys tr", has_text="old laptop")
+    page.once("dialog", lambda d: d.dismiss())
+    row.locator("button", has_text="Revoke").click()
+    page.wait_for_timeout(300)
+    assert "revoked" not in (row.get_attribute("class") or "")
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
     row.locator("button", has_text="Revoke").click()
     page.wait_for_selector("text=Key 'old laptop' revoked.")
+    assert asked and "old laptop" in asked[0]
     assert "revoked" in (
         page.locator("#keys tr", has_text="old laptop").get_attribute("class") or ""
     )
@@ -376,6 +389,8 @@ PAGES = (
     "/admin",
 )
 
+BACKGROUND = "getComputedStyle(document.body).backgroundColor"
+
 # In the page: what a person would call broken. Every chart drawn: its labels' boxes inside the
 # chart's box (a name cut at the edge sticks out), and its series in colours of their own.
 LOOK = """() => {
@@ -464,6 +479,13 @@ def test_every_page_in_both_themes_on_a_desk_and_a_phone(browser: Any, tmp_path:
             page.fill("input[name=api_key]", key["X-API-Key"])
             page.click("button[type=submit]")
             page.wait_for_url(f"{server.base}/")
+            # no choice made: the system's preference
+            for scheme, background in (
+                ("light", "rgb(245, 247, 251)"),
+                ("dark", "rgb(11, 15, 23)"),
+            ):
+                page.emulate_media(color_scheme=scheme)
+                assert page.evaluate(BACKGROUND) == background, scheme
             menu = page.locator("#menu a")
             for n in range(menu.count()):  # every page in the menu, on the screen
                 box = menu.nth(n).bounding_box()

@@ -77,7 +77,7 @@ def test_upgrading_keeps_existing_users_sharing_and_downgrades_cleanly(tmp_path:
         command.downgrade(db.alembic_config(engine), "0001")
         assert "web_session" not in inspect(engine).get_table_names()
         db.migrate(engine)
-        assert db.current_revision(engine) == "0007"
+        assert db.current_revision(engine) == "0008"
     finally:
         engine.dispose()
 
@@ -102,7 +102,7 @@ def test_upgrading_to_teams_makes_the_oldest_account_admin_and_puts_sharers_in_e
             ]:
                 conn.execute(insert, {"u": name, "t": created, "share": share})
         db.migrate(engine)
-        assert db.current_revision(engine) == "0007"
+        assert db.current_revision(engine) == "0008"
         with engine.connect() as conn:
             admins = conn.execute(
                 text("SELECT username FROM user_account WHERE is_admin ORDER BY username")

@@ -44,19 +44,24 @@ def _parts(model: str) -> tuple[str, str, bool] | None:
     return family, version, bool(found["date"])
 
 
-def short_name(model: str) -> str:
-    """``claude-opus-4-6`` → ``Opus 4.6``; an id of another kind stays as it is."""
+def short_name(model: str, dated: bool = False) -> str:
+    """``claude-opus-4-6`` → ``Opus 4.6`` (``dated``: ``Opus 4.1 (2025-08-05)`` for an id with
+    a date); an id of another kind stays as it is."""
     parts = _parts(model)
     if parts is None:
         return model
-    family, version, _ = parts
-    return f"{family.capitalize()} {version}"
+    family, version, has_date = parts
+    name = f"{family.capitalize()} {version}"
+    if dated and has_date:
+        day = model.strip()[-8:]
+        name += f" ({day[:4]}-{day[4:6]}-{day[6:]})"
+    return name
 
 
 def _with_lightness(colour: str, lightness: float) -> str:
     r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
     h, _, s = colorsys.rgb_to_hls(r, g, b)
-    rgb = colorsys.hls_to_rgb(h, lightness, max(s, 0.55))
+    rgb = colorsys.hls_to_rgb(h, lightness, min(max(s, 0.45), 0.7))  # never neon
     return "#" + "".join(f"{round(c * 255):02x}" for c in rgb)
 
 

@@ -191,13 +191,21 @@ def _plain(text: str) -> str:
 
 
 def short_names(models: Iterable[str]) -> dict[str, str]:
-    """Each model's short name (Opus 4.6), or its full id where two would read the same."""
+    """Each model's short name (Opus 4.6); where two would read the same (a dated and an
+    undated id of one version), with the date, else the full id."""
     models = set(models)
     short = {m: palette.short_name(m) for m in models}
     counts: dict[str, int] = defaultdict(int)
     for name in short.values():
         counts[name] += 1
-    return {m: (name if counts[name] == 1 else m) for m, name in short.items()}
+    out = {
+        m: name if counts[name] == 1 else palette.short_name(m, dated=True)
+        for m, name in short.items()
+    }
+    again: dict[str, int] = defaultdict(int)
+    for name in out.values():
+        again[name] += 1
+    return {m: name if again[name] == 1 else m for m, name in out.items()}
 
 
 # --- overview ------------------------------------------------------------------------------------

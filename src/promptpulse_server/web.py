@@ -167,7 +167,7 @@ def read_filters(request: Request[Any, Any, Any], viewer: User) -> Filters:
     period = views.period_of(q.get("period", "month"), since, until, today)
     return Filters(
         period=period,
-        user=q.get("user", "") or viewer.username,
+        user=q.get("user", "") or ("all" if viewer.default_view == "all" else viewer.username),
         machine=q.get("machine", ""),
         model=q.get("model", ""),
         project=q.get("project", ""),
@@ -429,11 +429,7 @@ def _limits(
 
 
 def _team(request: Request[Any, Any, Any], db: Session, viewer: User) -> Response[Any]:
-    ctx = context(db, request, viewer)
-    if ctx.filters.user == viewer.username and "user" not in ctx.filters.params:
-        # the team view shows everyone unless a user is asked for
-        ctx.filters.user = "all"
-        ctx.scope = replace(ctx.scope, user_ids=tuple(u.id for u in ctx.people))
+    ctx = context(db, request, viewer)  # whose usage: the viewer's default, as on every page
     users = {u.id: u for u in ctx.people if u.id in ctx.scope.user_ids}
     vm = views.team(
         queries.scope_per_user(db, ctx.scope),
@@ -601,6 +597,7 @@ class ProfileForm:
     leaderboard_opt_in: str = ""
     share_with_team: str = ""
     spike_alerts: str = ""
+    default_view: str = "me"
 
 
 @post("/settings/profile", sync_to_thread=True, include_in_schema=False)
@@ -615,6 +612,8 @@ def save_profile(
         return _settings(
             request, db, viewer, error="Display name: 1 to 100 characters.", status=400
         )
+    if data.default_view not in ("me", "all"):
+        return _settings(request, db, viewer, error="Pages open on: me or all.", status=400)
     try:
         ZoneInfo(data.timezone.strip())
     except (ZoneInfoNotFoundError, ValueError):
@@ -630,6 +629,7 @@ def save_profile(
             leaderboard_opt_in=bool(data.leaderboard_opt_in),
             share_with_team=bool(data.share_with_team),
             spike_alerts=bool(data.spike_alerts),
+            default_view="all" if data.default_view == "all" else "me",
         ),
     )
     db.commit()
