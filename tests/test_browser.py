@@ -139,7 +139,12 @@ def test_the_dashboard_in_a_real_browser(
     page.wait_for_timeout(300)
     assert "revoked" not in (row.get_attribute("class") or "")
     asked: list[str] = []
-    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
     row.locator("button", has_text="Revoke").click()
     page.wait_for_selector("text=Key 'old laptop' revoked.")
     assert asked and "old laptop" in asked[0]
