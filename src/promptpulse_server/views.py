@@ -403,7 +403,13 @@ def overview(
                 "z": grid,
                 "x": [f"{h:02d}" for h in range(24)],
                 "y": list(trends.WEEKDAYS),
-                "colorscale": "Viridis",
+                # an hour without use stays quiet; then Okabe–Ito sky, green, yellow
+                "colorscale": [
+                    [0, "rgba(127,127,127,0.12)"],
+                    [1e-9, "#56B4E9"],
+                    [0.5, "#009E73"],
+                    [1, "#F0E442"],
+                ],
                 "showscale": False,
                 "xgap": 2,
                 "ygap": 2,
