@@ -70,14 +70,27 @@ class Tokens:
     output: int = 0
     cache_write: int = 0
     cache_read: int = 0
-    cost: float = 0.0
+    cost: float = 0.0  # web search included
+    web_search: int = 0  # requests
+    web_search_cost: float = 0.0
 
-    def add(self, i: int, o: int, cw: int, cr: int, cost: float) -> None:
+    def add(
+        self,
+        i: int,
+        o: int,
+        cw: int,
+        cr: int,
+        cost: float,
+        searches: int = 0,
+        search_cost: float = 0,
+    ) -> None:
         self.input += int(i or 0)
         self.output += int(o or 0)
         self.cache_write += int(cw or 0)
         self.cache_read += int(cr or 0)
         self.cost += float(cost or 0)
+        self.web_search += int(searches or 0)
+        self.web_search_cost += float(search_cost or 0)
 
     @property
     def total(self) -> int:
@@ -274,6 +287,12 @@ class Overview:
         """The models, costliest first."""
         return sorted(self.by_model, key=lambda m: (-self.by_model[m].cost, m))
 
+    @property
+    def searching_models(self) -> list[str]:
+        """The models that searched the web, by their web search cost."""
+        found = [m for m, t in self.by_model.items() if t.web_search_cost > 0]
+        return sorted(found, key=lambda m: (-self.by_model[m].web_search_cost, m))
+
 
 def donut(
     chart_id: str,
@@ -324,17 +343,18 @@ def overview(
     blocks: Iterable[tuple[dt.datetime, float]] = (),
     zone: ZoneInfo | None = None,
 ) -> Overview:
-    """From (date, model, input, output, cache write, cache read, cost) rows; ``previous``: the
-    rows of the period before (for the comparison), ``blocks``: (start, cost) of each 5-hour
-    block (for the heatmap)."""
+    """From (date, model, input, output, cache write, cache read, cost[, web search requests,
+    web search cost]) rows; ``totals.web_search_cost`` is the period's web search cost.
+    ``previous``: the rows of the period before (for the comparison), ``blocks``: (start, cost)
+    of each 5-hour block (for the heatmap)."""
     rows = list(rows)
     totals = Tokens()
     by_model: dict[str, Tokens] = defaultdict(Tokens)
     by_day: dict[dt.date, dict[str, Tokens]] = defaultdict(lambda: defaultdict(Tokens))
-    for day, model, i, o, cw, cr, cost in rows:
-        totals.add(i, o, cw, cr, cost)
-        by_model[model].add(i, o, cw, cr, cost)
-        by_day[day][model].add(i, o, cw, cr, cost)
+    for day, model, i, o, cw, cr, cost, *web in rows:
+        totals.add(i, o, cw, cr, cost, *web)
+        by_model[model].add(i, o, cw, cr, cost, *web)
+        by_day[day][model].add(i, o, cw, cr, cost, *web)
     days = _days(period, by_day)
     span = trends.previous_span(period.since, period.until)
     comparison = (
@@ -347,6 +367,13 @@ def overview(
     names = short_names(shown)
     cost_donut = donut(
         "cost-by-model", "Cost by model", {m: t.cost for m, t in by_model.items()}, colours, names
+    )
+    search_donut = donut(
+        "web-search-by-model",
+        "Web search cost by model",
+        {m: t.web_search_cost for m, t in by_model.items()},
+        colours,
+        names,
     )
     bars = stacked_cost_chart(
         "daily-cost",
@@ -450,7 +477,9 @@ def overview(
             for d, parts in sorted(by_day.items(), reverse=True)
         ],
     )
-    charts = [cost_donut, bars, kinds, heat] if by_day else []  # nothing: no chart library
+    charts = (
+        [cost_donut, search_donut, bars, kinds, heat] if by_day else []
+    )  # nothing: no chart library
     return Overview(
         totals,
         dict(by_model),
@@ -467,11 +496,11 @@ def overview(
 
 
 def rows_by_session_start(rows: Iterable[Sequence[Any]], zone: ZoneInfo) -> list[tuple[Any, ...]]:
-    """Session rows (project, first activity, model, tokens…, cost) as daily rows, each session
-    on the local day it started."""
+    """Session rows (project, first activity, model, tokens…, cost, web search…) as daily rows,
+    each session on the local day it started."""
     return [
-        (first.astimezone(zone).date(), model, i, o, cw, cr, cost)
-        for _project, first, model, i, o, cw, cr, cost in rows
+        (first.astimezone(zone).date(), model, i, o, cw, cr, cost, *web)
+        for _project, first, model, i, o, cw, cr, cost, *web in rows
     ]
 
 
@@ -522,7 +551,7 @@ def team(
     ]
     out.sort(key=lambda r: (-r.usage.cost, r.display_name.lower()))
     by_day: dict[dt.date, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for d, model, *_, cost in daily:
+    for d, model, _i, _o, _cw, _cr, cost, *_web in daily:
         by_day[d][model] += float(cost or 0)
     model_cost: dict[str, float] = defaultdict(float)
     for per_model in models.values():
@@ -668,7 +697,7 @@ def projects(
     models: dict[str, dict[str, Tokens]] = defaultdict(lambda: defaultdict(Tokens))
     sessions: dict[str, set[dt.datetime]] = defaultdict(set)
     by_day: dict[dt.date, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for project, first, model, i, o, cw, cr, cost in rows:
+    for project, first, model, i, o, cw, cr, cost, *_web in rows:
         name = project or "(unnamed)"
         usage[name].add(i, o, cw, cr, cost)
         models[name][model].add(i, o, cw, cr, cost)
