@@ -71,7 +71,11 @@ def test_the_dashboard_in_a_real_browser(
     browser: Any, site: tuple[Server, dict[str, str]], tmp_path: Path
 ) -> None:
     server, key = site
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000},
+        accept_downloads=True,
+        color_scheme="dark",
+    )
     page = context.new_page()
     requests: list[str] = []
     problems: list[str] = []
@@ -118,18 +122,32 @@ def test_the_dashboard_in_a_real_browser(
     rows = list(csv.DictReader(io.StringIO(saved.read_text())))
     assert {r["date"] for r in rows} == {d["date"] for d in sonnet["daily"]}
 
-    # the other theme (light and dark), kept across pages
-    before = page.get_attribute("html", "data-theme")
+    # the system's theme (dark here) until the toggle; its choice kept across pages (a cookie
+    # the server reads: the page comes in its theme, no script before the first paint)
+    assert page.get_attribute("html", "data-theme") is None
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(11, 15, 23)"
     page.click("[data-theme-toggle]")
-    theme = page.get_attribute("html", "data-theme")
-    assert {before, theme} == {"light", "dark"}
+    assert page.get_attribute("html", "data-theme") == "light"
 
-    # revoke a key
+    # revoke a key: first a question; "Cancel" keeps it, "OK" revokes it
     page.goto(f"{server.base}/settings")
-    assert page.get_attribute("html", "data-theme") == theme
+    assert page.get_attribute("html", "data-theme") == "light"
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 247, 251)"
     row = page.locator("#keys tr", has_text="old laptop")
+    page.once("dialog", lambda d: d.dismiss())
+    row.locator("button", has_text="Revoke").click()
+    page.wait_for_timeout(300)
+    assert "revoked" not in (row.get_attribute("class") or "")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
     row.locator("button", has_text="Revoke").click()
     page.wait_for_selector("text=Key 'old laptop' revoked.")
+    assert asked and "old laptop" in asked[0]
     assert "revoked" in (
         page.locator("#keys tr", has_text="old laptop").get_attribute("class") or ""
     )
@@ -358,3 +376,150 @@ def test_adding_a_budget_and_sending_a_test_in_a_real_browser(
     assert log.count() == 1 and log.first.get_attribute("data-status") == "ok"
     assert problems == []
     page.close()
+
+
+# --- every page, both themes, a desk and a phone ---------------------------------------------
+
+PAGES = (
+    "/",
+    "/team?user=all",
+    "/machines",
+    "/projects",
+    "/sessions",
+    "/blocks",
+    "/leaderboard",
+    "/teams",
+    "/teams/crew",
+    "/settings",
+    "/admin",
+)
+
+BACKGROUND = "getComputedStyle(document.body).backgroundColor"
+
+# In the page: what a person would call broken. Every chart drawn: its labels' boxes inside the
+# chart's box (a name cut at the edge sticks out), and its series in colours of their own.
+LOOK = """() => {
+  const out = {overflow: document.documentElement.scrollWidth - window.innerWidth,
+               height: document.documentElement.scrollHeight, cut: [], clashes: [], charts: 0};
+  document.querySelectorAll(".plot[data-drawn]").forEach((el) => {
+    out.charts += 1;
+    const box = el.getBoundingClientRect();
+    el.querySelectorAll(".main-svg text").forEach((t) => {
+      const r = t.getBoundingClientRect();
+      if (!t.textContent.trim() || r.width === 0) return;
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 ||
+          r.bottom > box.bottom + 1) {
+        out.cut.push(el.id + ": " + t.textContent);
+      }
+    });
+    const seen = {};
+    (el._fullData || []).forEach((trace) => {
+      const colours = trace.type === "pie" ? trace.marker.colors
+        : (trace.showlegend === false || trace.type === "heatmap") ? []
+        : [trace.marker && trace.marker.color];
+      colours.forEach((c, n) => {
+        if (typeof c !== "string") return;
+        const key = c.toLowerCase(), name = trace.type === "pie" ? trace.labels[n] : trace.name;
+        if (seen[key] && seen[key] !== name) {
+          out.clashes.push(el.id + ": " + seen[key] + " / " + name);
+        }
+        seen[key] = name;
+      });
+    });
+  });
+  return out;
+}"""
+
+
+def _team_site(http: httpx.Client) -> dict[str, str]:
+    """lee (the admin) and two team-mates with long names, on models that used to share a
+    colour (two Opus versions) and a dated and an undated id of one version."""
+    key = {"X-API-Key": http.post("/api/users", json={"username": "lee"}).json()["apiKey"]}
+    upload(http, key, "laptop")  # type: ignore[arg-type]
+    crew = http.post("/api/teams", json={"name": "Crew"}, headers=key).json()
+    code = http.post(f"/api/teams/{crew['id']}/invites", headers=key).json()["code"]
+    models = ("claude-opus-4-6", "claude-opus-4-1-20250805", "claude-opus-4-1", "claude-haiku-4-5")
+    for n, (name, display) in enumerate((("bob", "Bob Martin"), ("carol", "Carol Díaz"))):
+        other = {"X-API-Key": http.post("/api/users", json={"username": name}).json()["apiKey"]}
+        http.patch("/api/users/me", json={"displayName": display}, headers=other)
+        assert http.post(f"/api/teams/join/{code}", headers=other).status_code == 200
+        body = {
+            "batchId": f"{name}-1",
+            "generatedAt": iso(NOW),
+            "machine": {"id": f"{name}-box", "hostname": f"{name}-box"},
+            "daily": [
+                {
+                    "date": day(d),
+                    "modelBreakdowns": [
+                        breakdown(m, cost=(n + 1) * (k + 1) * 0.7 + d % 3)
+                        for k, m in enumerate(models)
+                    ],
+                }
+                for d in range(0, 25)
+            ],
+        }
+        assert http.post("/api/v1/uploads", json=body, headers=other).status_code == 201
+    http.post("/api/keys", json={"label": "old laptop"}, headers=key)
+    return key
+
+
+def test_every_page_in_both_themes_on_a_desk_and_a_phone(browser: Any, tmp_path: Path) -> None:
+    """Every page at 1440 and 390 px, dark and light: nothing wider than the screen, no label
+    cut at a chart's edge, no two series of a chart in one colour, no console error; the
+    overview on a phone well under 4,000 px, every page reachable from its menu. Screenshots
+    of each go to test-artifacts/."""
+    server = Server(f"sqlite:///{tmp_path / 'server.sqlite3'}", tmp_path / "server-home")
+    server.start()
+    try:
+        with httpx.Client(base_url=server.base) as http:
+            key = _team_site(http)
+        ARTIFACTS.mkdir(exist_ok=True)
+        problems: list[str] = []
+        for width, height, device in ((1440, 1000, "desk"), (390, 844, "phone")):
+            context = browser.new_context(viewport={"width": width, "height": height})
+            page = context.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(f"{server.base}/login")
+            page.fill("input[name=api_key]", key["X-API-Key"])
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server.base}/")
+            # no choice made: the system's preference
+            for scheme, background in (
+                ("light", "rgb(245, 247, 251)"),
+                ("dark", "rgb(11, 15, 23)"),
+            ):
+                page.emulate_media(color_scheme=scheme)
+                assert page.evaluate(BACKGROUND) == background, scheme
+            menu = page.locator("#menu a")
+            for n in range(menu.count()):  # every page in the menu, on the screen
+                box = menu.nth(n).bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (
+                    device,
+                    menu.nth(n).inner_text(),
+                )
+            for theme in ("dark", "light"):
+                context.add_cookies([{"name": "pp_theme", "value": theme, "url": server.base}])
+                for path in PAGES:
+                    page.goto(f"{server.base}{path}")
+                    assert page.get_attribute("html", "data-theme") == theme
+                    for plot in page.locator(".plot").all():
+                        plot.locator(".main-svg").first.wait_for(timeout=15000)
+                    page.wait_for_timeout(50)
+                    look = page.evaluate(LOOK)
+                    where = f"{path} {theme} {device}"
+                    assert look["overflow"] <= 1, f"{where}: {look['overflow']} px sideways"
+                    assert look["cut"] == [], f"{where}: cut {look['cut']}"
+                    assert look["clashes"] == [], f"{where}: one colour {look['clashes']}"
+                    if path == "/":
+                        assert look["charts"] >= 4
+                        if device == "phone":
+                            assert look["height"] < 4000, f"the overview is {look['height']} px"
+                    name = path.split("?")[0].strip("/").replace("/", "-") or "overview"
+                    page.screenshot(
+                        path=str(ARTIFACTS / f"{name}-{theme}-{device}.png"), full_page=True
+                    )
+            context.close()
+        assert problems == []
+    finally:
+        server.stop()

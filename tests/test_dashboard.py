@@ -3,9 +3,11 @@ person sees on each page equals what the API says."""
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 import io
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -261,6 +263,15 @@ def test_team_view_and_the_seed_page(
     client: TestClient[Any], team: dict[str, dict[str, str]]
 ) -> None:
     log_in(client, team["alice"])
+    # the team view opens, as every page does, on the viewer's own usage by default
+    mine = client.get("/claude-code-stats?period=week").text
+    assert 'data-user="alice"' in mine and 'data-user="bob"' not in mine
+    assert client.get("/?period=week").text.count('<option value="alice" selected>') == 1
+    # chosen once, in the settings: everyone, on every page
+    r = client.patch("/api/users/me", json={"defaultView": "all"}, headers=team["alice"])
+    assert r.json()["defaultView"] == "all"
+    overview = client.get("/?period=week").text
+    assert '<option value="all" selected>' in overview
     html = client.get("/claude-code-stats?period=week").text
     assert 'data-user="alice"' in html and 'data-user="bob"' in html
     assert 'data-user="carol"' not in html  # carol does not share
@@ -476,3 +487,71 @@ def test_the_session_cookie_is_secure_over_https(database: str) -> None:
         key = signup(plain, "hugo")
         path = plain.post("/api/login-links", headers=key).json()["path"]
         assert "Secure" not in plain.get(path, follow_redirects=False).headers["set-cookie"]
+
+
+def _stat(html: str, name: str) -> str:
+    found = re.search(rf'data-stat="{name}"[^>]*>([^<]+)<', html)
+    assert found, f"the page shows {name}"
+    return found.group(1)
+
+
+def _aggregate(client: TestClient[Any], key: dict[str, str], **params: str) -> Any:
+    r = client.get("/api/usage/aggregate", params=params, headers=key)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_the_new_cards_equal_the_api(
+    client: TestClient[Any], team: dict[str, dict[str, str]]
+) -> None:
+    """Month over month (in total and per model), the month's projection and the usage
+    pattern on the overview equal what the API says for the same days."""
+    log_in(client, team["alice"])
+    key = team["alice"]
+    html = client.get("/?period=week").text
+    now = _aggregate(client, key, since=day(6), until=day(0))
+    before = _aggregate(client, key, since=day(13), until=day(7))
+    assert _stat(html, "cost") == pages.money(now["totals"]["totalCost"])
+    assert _stat(html, "cost-before") == pages.money(before["totals"]["totalCost"])
+
+    def per_model(report: Any) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for d in report["daily"]:
+            for m in d["modelBreakdowns"]:
+                out[m["modelName"]] = out.get(m["modelName"], 0.0) + m["cost"]
+        return out
+
+    shown = dict(re.findall(r'<tr data-model="([^"]+)">.*?data-change="([^"]*)"', html))
+    was, is_ = per_model(before), per_model(now)
+    assert set(shown) == set(is_)
+    for model, ratio in shown.items():
+        assert float(ratio) == pytest.approx((is_[model] - was[model]) / was[model])
+
+    first = TODAY.replace(day=1)
+    month = _aggregate(client, key, since=first.isoformat(), until=TODAY.isoformat())
+    days = calendar.monthrange(TODAY.year, TODAY.month)[1]
+    assert _stat(html, "month-so-far") == pages.money(month["totals"]["totalCost"])
+    assert _stat(html, "projected") == pages.money(month["totals"]["totalCost"] / TODAY.day * days)
+
+    # the heatmap over all time holds the cost the API's patterns count, hour by hour
+    everything = client.get("/?period=all").text
+    charts = json.loads(everything.split('id="charts">', 1)[1].split("</script>", 1)[0])
+    grid = next(c for c in charts if c["id"] == "usage-pattern")["data"][0]["z"]
+    hours = client.get(
+        "/api/usage/analytics/patterns", params={"period": "day"}, headers=key
+    ).json()["points"]
+    for point in hours:
+        assert sum(row[point["key"]] for row in grid) == pytest.approx(point["totalCost"])
+    # all time has no period before it: no comparison, but the projection stays
+    assert "cost-before" not in everything and 'data-stat="projected"' in everything
+
+
+def test_a_reversed_range_is_explained_on_the_page(
+    client: TestClient[Any], team: dict[str, dict[str, str]]
+) -> None:
+    log_in(client, team["alice"])
+    r = client.get(f"/?period=custom&since={day(2)}&until={day(9)}")
+    assert r.status_code == 200
+    assert "came after the “To” day" in r.text
+    right = _aggregate(client, team["alice"], since=day(9), until=day(2))
+    assert _stat(r.text, "cost") == pages.money(right["totals"]["totalCost"])

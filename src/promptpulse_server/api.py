@@ -392,6 +392,7 @@ def _user_out(u: User) -> schemas.UserOut:
         share_with_team=u.share_with_team,
         is_admin=u.is_admin,
         spike_alerts=u.spike_alerts,
+        default_view="all" if u.default_view == "all" else "me",
     )
 
 

@@ -64,6 +64,8 @@ class User(Base):
     # an alert when a day costs far more than usual (alerts.spike); on unless turned off
     spike_alerts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # whose usage the dashboard's pages open on: "me" or "all" (everyone the viewer may see)
+    default_view: Mapped[str] = mapped_column(String(10), default="me", server_default="me")
     # a server admin sees everyone and manages accounts; the first account is one
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # a disabled account's keys and dashboard sessions stop working at once

@@ -4,8 +4,10 @@ headers every page carries, and error pages for browsers (the API keeps its JSON
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
+import zoneinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +21,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 from markupsafe import Markup
 
-from promptpulse_server import views
+from promptpulse_server import palette, views
 
 # Everything comes from this server: no CDN, no fonts or scripts from elsewhere.
 CSP = (
@@ -97,6 +99,23 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
+THEME_COOKIE = "pp_theme"
+
+
+def theme_of(request: Request[Any, Any, Any] | None) -> str:
+    """The theme the viewer chose with the toggle (a cookie the server reads, so the page
+    comes in its colours before the first paint, without an inline script), or "" for the
+    system's preference, dark when it states none."""
+    chosen = request.cookies.get(THEME_COOKIE, "") if request is not None else ""
+    return chosen if chosen in ("light", "dark") else ""
+
+
+@functools.cache
+def timezones() -> list[str]:
+    """The time zones the settings offer: every IANA zone this system knows, by name."""
+    return sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
+
+
 def _environment() -> Environment:
     from promptpulse_server import web
 
@@ -107,7 +126,14 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(money=money, tokens=tokens, percent=percent, local=local, duration=duration)
-    env.globals.update(static=web.static_url, colour=views.model_colour, periods=views.PERIODS)
+    env.globals.update(
+        static=web.static_url,
+        colour=palette.model_colour,
+        short=palette.short_name,
+        periods=views.PERIODS,
+        theme_of=theme_of,
+        timezones=timezones(),
+    )
     return env
 
 

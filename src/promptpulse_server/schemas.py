@@ -284,6 +284,7 @@ class UserOut(Camel):
     share_with_team: bool
     is_admin: bool = False
     spike_alerts: bool = True
+    default_view: Literal["me", "all"] = "me"
 
 
 class CreatedUser(Camel):
@@ -399,6 +400,7 @@ class UserUpdate(Camel):
     timezone: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)] | None = None
     share_with_team: bool | None = None
     spike_alerts: bool | None = None
+    default_view: Literal["me", "all"] | None = None  # whose usage the dashboard opens on
 
 
 class NewKey(Camel):

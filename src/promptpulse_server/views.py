@@ -4,7 +4,6 @@ page has a ``table`` (what its CSV and JSON exports hold) and chart specs for Pl
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from promptpulse import limits
-from promptpulse_server import schemas
+from promptpulse_server import palette, schemas, trends
 
 # --- the period and the filters ------------------------------------------------------------------
 
@@ -50,37 +49,15 @@ def period_of(name: str, since: dt.date | None, until: dt.date | None, today: dt
     return Period("month", today - dt.timedelta(days=29), today)
 
 
-# --- colours: one per model, the same on every chart and page ----------------------------------
+# --- colours: one per model, the same on every chart and page (``palette``) -------------------
 
-_FAMILY_COLOURS = (
-    ("opus", "#c084fc"),
-    ("sonnet", "#60a5fa"),
-    ("haiku", "#34d399"),
-)
-_PALETTE = ("#f59e0b", "#f472b6", "#22d3ee", "#a3e635", "#fb7185", "#818cf8", "#2dd4bf", "#fbbf24")
-_SHADES = (1.0, 0.78, 0.6, 1.18)
+model_colour = palette.model_colour
 
-
-def _shade(colour: str, factor: float) -> str:
-    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{min(255, int(c * factor)):02x}" for c in rgb)
-
-
-def model_colour(model: str) -> str:
-    """A stable colour for a model: its family's hue (Opus, Sonnet, Haiku), a shade chosen by
-    the full name; other models take a palette colour chosen by their name."""
-    digest = int(hashlib.sha256(model.encode()).hexdigest()[:8], 16)
-    for family, colour in _FAMILY_COLOURS:
-        if family in model:
-            return _shade(colour, _SHADES[digest % len(_SHADES)])
-    return _PALETTE[digest % len(_PALETTE)]
-
-
-KIND_COLOURS = {
-    "Input": "#60a5fa",
-    "Output": "#f472b6",
-    "Cache write": "#f59e0b",
-    "Cache read": "#34d399",
+KIND_COLOURS = {  # Okabe–Ito, like the models
+    "Input": "#56B4E9",
+    "Output": "#E69F00",
+    "Cache write": "#CC79A7",
+    "Cache read": "#009E73",
 }
 
 
@@ -93,14 +70,27 @@ class Tokens:
     output: int = 0
     cache_write: int = 0
     cache_read: int = 0
-    cost: float = 0.0
+    cost: float = 0.0  # web search included
+    web_search: int = 0  # requests
+    web_search_cost: float = 0.0
 
-    def add(self, i: int, o: int, cw: int, cr: int, cost: float) -> None:
+    def add(
+        self,
+        i: int,
+        o: int,
+        cw: int,
+        cr: int,
+        cost: float,
+        searches: int = 0,
+        search_cost: float = 0,
+    ) -> None:
         self.input += int(i or 0)
         self.output += int(o or 0)
         self.cache_write += int(cw or 0)
         self.cache_read += int(cr or 0)
         self.cost += float(cost or 0)
+        self.web_search += int(searches or 0)
+        self.web_search_cost += float(search_cost or 0)
 
     @property
     def total(self) -> int:
@@ -125,9 +115,15 @@ class Chart:
     title: str
     data: list[dict[str, Any]]
     layout: dict[str, Any] = field(default_factory=dict)
+    empty: str = ""  # what the page says instead of the chart when there is nothing to draw
 
     def spec(self) -> dict[str, Any]:
-        return {"id": self.id, "data": self.data, "layout": self.layout}
+        return {"id": self.id, "data": self.data, "layout": self.layout, "empty": self.empty}
+
+    @property
+    def height(self) -> int:
+        """The chart's height, which its box keeps before it is drawn (so nothing jumps)."""
+        return int(self.layout.get("height", 320))
 
 
 def _top_model(models: dict[str, Tokens]) -> str:
@@ -147,26 +143,82 @@ def _days(period: Period, seen: Iterable[dt.date]) -> list[dt.date]:
 
 
 def stacked_cost_chart(
-    chart_id: str, title: str, by_day: dict[dt.date, dict[str, float]], days: list[dt.date]
+    chart_id: str,
+    title: str,
+    by_day: dict[dt.date, dict[str, float]],
+    days: list[dt.date],
+    colours: dict[str, str] | None = None,
+    names: dict[str, str] | None = None,
 ) -> Chart:
-    """Bars of cost per day stacked by ``key`` (a model, a project), a tooltip per part."""
+    """Bars of cost per day stacked by ``key`` (a model, a project), costliest first in the
+    legend; a day's tooltip lists each of its parts and the day's total. ``names``: what the
+    legend calls a key (a short model name), the tooltip adding the full key."""
     keys: dict[str, float] = defaultdict(float)
     for parts in by_day.values():
         for k, v in parts.items():
             keys[k] += v
+    colours = colours or palette.model_colours(keys)
+    names = names or {}
     x = [d.isoformat() for d in days]
-    data = [
+
+    def cost(d: dt.date, k: str) -> float | None:
+        v = by_day.get(d, {}).get(k, 0.0)
+        return round(v, 4) if v else None  # a day without it: not in that day's tooltip
+
+    data: list[dict[str, Any]] = [
         {
             "type": "bar",
-            "name": k,
+            "name": names.get(k, k),
             "x": x,
-            "y": [round(by_day.get(d, {}).get(k, 0.0), 4) for d in days],
-            "marker": {"color": model_colour(k)},
-            "hovertemplate": "%{x}<br>" + k.replace("%", "%%") + ": $%{y:.2f}<extra></extra>",
+            "y": [cost(d, k) for d in days],
+            "marker": {"color": colours[k]},
+            "hovertemplate": "$%{y:,.2f} · " + _plain(k) + "<extra></extra>",
         }
-        for k in sorted(keys, key=lambda k: -keys[k])
+        for k in sorted(keys, key=lambda k: (-keys[k], k))
     ]
-    return Chart(chart_id, title, data, {"barmode": "stack", "yaxis": {"tickprefix": "$"}})
+    totals = [round(sum(by_day.get(d, {}).values()), 4) for d in days]
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "Day total",
+            "x": x,
+            "y": totals,
+            "marker": {"color": "rgba(0,0,0,0)", "size": 1},
+            "showlegend": False,
+            "hovertemplate": "<b>Day total $%{y:,.2f}</b><extra></extra>",
+        }
+    )
+    layout = {
+        "barmode": "stack",
+        "hovermode": "x unified",
+        "yaxis": {"tickprefix": "$"},
+        "legend": {"traceorder": "normal"},
+    }
+    return Chart(chart_id, title, data, layout, empty="No cost in this period.")
+
+
+def _plain(text: str) -> str:
+    """A name inside a Plotly template: its own ``%`` and markup shown as text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%", "%%")
+
+
+def short_names(models: Iterable[str]) -> dict[str, str]:
+    """Each model's short name (Opus 4.6); where two would read the same (a dated and an
+    undated id of one version), with the date, else the full id."""
+    models = set(models)
+    short = {m: palette.short_name(m) for m in models}
+    counts: dict[str, int] = defaultdict(int)
+    for name in short.values():
+        counts[name] += 1
+    out = {
+        m: name if counts[name] == 1 else palette.short_name(m, dated=True)
+        for m, name in short.items()
+    }
+    again: dict[str, int] = defaultdict(int)
+    for name in out.values():
+        again[name] += 1
+    return {m: name if again[name] == 1 else m for m, name in out.items()}
 
 
 # --- overview ------------------------------------------------------------------------------------
@@ -221,10 +273,64 @@ class Overview:
     charts: list[Chart]
     table: Table
     by_session_start: bool  # a project filter: usage counted on the day each session started
+    colours: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # short model names
+    comparison: trends.Comparison | None = None
+    projection: trends.Projection | None = None
 
     @property
     def empty(self) -> bool:
         return self.totals.total == 0 and self.totals.cost == 0
+
+    @property
+    def models(self) -> list[str]:
+        """The models, costliest first."""
+        return sorted(self.by_model, key=lambda m: (-self.by_model[m].cost, m))
+
+    @property
+    def searching_models(self) -> list[str]:
+        """The models that searched the web, by their web search cost."""
+        found = [m for m, t in self.by_model.items() if t.web_search_cost > 0]
+        return sorted(found, key=lambda m: (-self.by_model[m].web_search_cost, m))
+
+
+def donut(
+    chart_id: str,
+    title: str,
+    values: dict[str, float],
+    colours: dict[str, str],
+    names: dict[str, str],
+) -> Chart:
+    """Shares of a cost: a slice per key, its percentage written on it when there is room
+    (4 % or more), the rest in the tooltip."""
+    keys = sorted((k for k in values if values[k] > 0), key=lambda k: (-values[k], k))
+    total = sum(values[k] for k in keys)
+    return Chart(
+        chart_id,
+        title,
+        [
+            {
+                "type": "pie",
+                "hole": 0.62,
+                "labels": [names.get(k, k) for k in keys],
+                "values": [round(values[k], 4) for k in keys],
+                "customdata": [_plain(k) for k in keys],
+                "marker": {"colors": [colours[k] for k in keys]},
+                "sort": False,
+                "text": [
+                    f"{values[k] / total * 100:.0f}%" if total and values[k] / total >= 0.04 else ""
+                    for k in keys
+                ],
+                "textinfo": "text",
+                "textposition": "inside",
+                "hovertemplate": "%{customdata}<br>$%{value:,.2f} (%{percent})<extra></extra>",
+            }
+        ]
+        if keys
+        else [],
+        {"height": 120, "showlegend": False},
+        empty="Nothing cost anything in this period.",
+    )
 
 
 def overview(
@@ -232,46 +338,58 @@ def overview(
     period: Period,
     active: ActiveBlock | None,
     by_session_start: bool = False,
+    previous: Sequence[Sequence[Any]] | None = None,
+    month: trends.Projection | None = None,
+    blocks: Iterable[tuple[dt.datetime, float]] = (),
+    zone: ZoneInfo | None = None,
 ) -> Overview:
-    """From (date, model, input, output, cache write, cache read, cost) rows."""
+    """From (date, model, input, output, cache write, cache read, cost[, web search requests,
+    web search cost]) rows; ``totals.web_search_cost`` is the period's web search cost.
+    ``previous``: the rows of the period before (for the comparison), ``blocks``: (start, cost)
+    of each 5-hour block (for the heatmap)."""
+    rows = list(rows)
     totals = Tokens()
     by_model: dict[str, Tokens] = defaultdict(Tokens)
     by_day: dict[dt.date, dict[str, Tokens]] = defaultdict(lambda: defaultdict(Tokens))
-    for day, model, i, o, cw, cr, cost in rows:
-        totals.add(i, o, cw, cr, cost)
-        by_model[model].add(i, o, cw, cr, cost)
-        by_day[day][model].add(i, o, cw, cr, cost)
+    for day, model, i, o, cw, cr, cost, *web in rows:
+        totals.add(i, o, cw, cr, cost, *web)
+        by_model[model].add(i, o, cw, cr, cost, *web)
+        by_day[day][model].add(i, o, cw, cr, cost, *web)
     days = _days(period, by_day)
-    models = sorted(by_model, key=lambda m: -by_model[m].cost)
-    donut = Chart(
-        "cost-by-model",
-        "Cost by model",
-        [
-            {
-                "type": "pie",
-                "hole": 0.62,
-                "labels": models,
-                "values": [round(by_model[m].cost, 4) for m in models],
-                "marker": {"colors": [model_colour(m) for m in models]},
-                "sort": False,
-                "textinfo": "percent",
-                "hovertemplate": "%{label}<br>$%{value:.2f} (%{percent})<extra></extra>",
-            }
-        ],
+    span = trends.previous_span(period.since, period.until)
+    comparison = (
+        trends.compare(trends.cost_by_model(rows), trends.cost_by_model(previous), span)
+        if previous is not None and span
+        else None
+    )
+    shown = set(by_model) | (set(comparison.by_model) if comparison else set())
+    colours = palette.model_colours(shown)
+    names = short_names(shown)
+    cost_donut = donut(
+        "cost-by-model", "Cost by model", {m: t.cost for m, t in by_model.items()}, colours, names
+    )
+    search_donut = donut(
+        "web-search-by-model",
+        "Web search cost by model",
+        {m: t.web_search_cost for m, t in by_model.items()},
+        colours,
+        names,
     )
     bars = stacked_cost_chart(
         "daily-cost",
         "Daily cost by model",
         {d: {m: t.cost for m, t in parts.items()} for d, parts in by_day.items()},
         days,
+        colours,
+        names,
     )
     x = [d.isoformat() for d in days]
 
-    def per_day(kind: str) -> list[int]:
-        out = []
+    def per_day(kind: str) -> list[int | None]:
+        out: list[int | None] = []
         for d in days:
-            parts = by_day.get(d, {})
-            out.append(sum(getattr(t, kind) for t in parts.values()))
+            n = sum(getattr(t, kind) for t in by_day.get(d, {}).values())
+            out.append(n or None)  # a log axis has no zero
         return out
 
     kinds = Chart(
@@ -280,21 +398,59 @@ def overview(
         [
             {
                 "type": "scatter",
-                "mode": "lines",
-                "stackgroup": "tokens",
+                "mode": "lines+markers",
                 "name": name,
                 "x": x,
                 "y": per_day(attr),
-                "line": {"color": KIND_COLOURS[name], "width": 1},
-                "hovertemplate": "%{x}<br>" + name + ": %{y:,}<extra></extra>",
+                "line": {"color": KIND_COLOURS[name], "width": 2},
+                "marker": {"color": KIND_COLOURS[name], "size": 4},
+                "hovertemplate": "%{y:,} " + name.lower() + "<extra></extra>",
             }
             for name, attr in (
+                ("Cache read", "cache_read"),
+                ("Cache write", "cache_write"),
                 ("Input", "input"),
                 ("Output", "output"),
-                ("Cache write", "cache_write"),
-                ("Cache read", "cache_read"),
             )
         ],
+        # a log scale: cache reads, often a hundred times the rest, flatten nothing
+        {
+            "yaxis": {"type": "log", "title": {"text": "tokens (log scale)"}},
+            "hovermode": "x unified",
+        },
+        empty="No tokens in this period.",
+    )
+    grid, heat_total = trends.heatmap(blocks, zone or ZoneInfo("UTC"))
+    heat = Chart(
+        "usage-pattern",
+        "Usage pattern",
+        [
+            {
+                "type": "heatmap",
+                "z": grid,
+                "x": [f"{h:02d}" for h in range(24)],
+                "y": list(trends.WEEKDAYS),
+                # an hour without use stays quiet; then Okabe–Ito sky, green, yellow
+                "colorscale": [
+                    [0, "rgba(127,127,127,0.12)"],
+                    [1e-9, "#56B4E9"],
+                    [0.5, "#009E73"],
+                    [1, "#F0E442"],
+                ],
+                "showscale": False,
+                "xgap": 2,
+                "ygap": 2,
+                "hovertemplate": "%{y} %{x}:00 · $%{z:,.2f}<extra></extra>",
+            }
+        ]
+        if heat_total
+        else [],
+        {
+            "height": 260,
+            "yaxis": {"autorange": "reversed", "fixedrange": True},
+            "xaxis": {"title": {"text": "hour the 5-hour block started"}, "fixedrange": True},
+        },
+        empty="No 5-hour blocks in this period.",
     )
     table = Table(
         [
@@ -321,16 +477,30 @@ def overview(
             for d, parts in sorted(by_day.items(), reverse=True)
         ],
     )
-    charts = [donut, bars, kinds] if by_day else []  # nothing to draw: no chart library either
-    return Overview(totals, dict(by_model), len(by_day), active, charts, table, by_session_start)
+    charts = (
+        [cost_donut, search_donut, bars, kinds, heat] if by_day else []
+    )  # nothing: no chart library
+    return Overview(
+        totals,
+        dict(by_model),
+        len(by_day),
+        active,
+        charts,
+        table,
+        by_session_start,
+        colours,
+        names,
+        comparison,
+        month,
+    )
 
 
 def rows_by_session_start(rows: Iterable[Sequence[Any]], zone: ZoneInfo) -> list[tuple[Any, ...]]:
-    """Session rows (project, first activity, model, tokens…, cost) as daily rows, each session
-    on the local day it started."""
+    """Session rows (project, first activity, model, tokens…, cost, web search…) as daily rows,
+    each session on the local day it started."""
     return [
-        (first.astimezone(zone).date(), model, i, o, cw, cr, cost)
-        for _project, first, model, i, o, cw, cr, cost in rows
+        (first.astimezone(zone).date(), model, i, o, cw, cr, cost, *web)
+        for _project, first, model, i, o, cw, cr, cost, *web in rows
     ]
 
 
@@ -352,11 +522,19 @@ class Team:
     totals: Tokens
     charts: list[Chart]
     table: Table
+    colours: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
 
 
-def team(rows: Iterable[Sequence[Any]], users: dict[int, Any]) -> Team:
+def team(
+    rows: Iterable[Sequence[Any]],
+    users: dict[int, Any],
+    daily: Iterable[Sequence[Any]] = (),
+    period: Period | None = None,
+) -> Team:
     """From (user id, model, input, output, cache write, cache read, cost, last day) rows; every
-    user in ``users`` has a row, with or without usage."""
+    user in ``users`` has a row, with or without usage. ``daily``: the team's (date, model,
+    tokens…, cost) rows, for its daily cost stacked by model."""
     usage: dict[int, Tokens] = defaultdict(Tokens)
     models: dict[int, dict[str, Tokens]] = defaultdict(lambda: defaultdict(Tokens))
     last: dict[int, dt.date] = {}
@@ -372,21 +550,56 @@ def team(rows: Iterable[Sequence[Any]], users: dict[int, Any]) -> Team:
         for uid, u in users.items()
     ]
     out.sort(key=lambda r: (-r.usage.cost, r.display_name.lower()))
-    chart = Chart(
+    by_day: dict[dt.date, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for d, model, _i, _o, _cw, _cr, cost, *_web in daily:
+        by_day[d][model] += float(cost or 0)
+    model_cost: dict[str, float] = defaultdict(float)
+    for per_model in models.values():
+        for m, t in per_model.items():
+            model_cost[m] += t.cost
+    shown = set(model_cost) | {m for parts in by_day.values() for m in parts}
+    colours = palette.model_colours(shown)
+    names = short_names(shown)
+    uid_of = {u.username: uid for uid, u in users.items()}
+    people = list(reversed(out))  # the costliest on top
+    per_user = Chart(
         "cost-by-user",
-        "Cost per user",
+        "Cost per user, by model",
         [
             {
                 "type": "bar",
                 "orientation": "h",
-                "y": [r.display_name for r in reversed(out)],
-                "x": [round(r.usage.cost, 4) for r in reversed(out)],
-                "marker": {"color": [model_colour(r.top_model) for r in reversed(out)]},
-                "hovertemplate": "%{y}: $%{x:.2f}<extra></extra>",
+                "name": names[m],
+                "y": [r.display_name for r in people],
+                "x": [
+                    round(models[uid_of[r.username]][m].cost, 4)
+                    if m in models[uid_of[r.username]]
+                    else None
+                    for r in people
+                ],
+                "marker": {"color": colours[m]},
+                "hovertemplate": "%{y}: $%{x:,.2f} · " + _plain(m) + "<extra></extra>",
             }
+            for m in sorted(model_cost, key=lambda m: (-model_cost[m], m))
         ],
-        {"xaxis": {"tickprefix": "$"}, "height": max(220, 28 * len(out) + 80)},
+        {
+            "barmode": "stack",
+            "xaxis": {"tickprefix": "$"},
+            "yaxis": {"automargin": True},
+            "legend": {"traceorder": "normal"},
+            "height": max(200, 34 * len(out) + 110),
+        },
+        empty="No one in this view has usage in this period.",
     )
+    charts = [per_user]
+    if by_day:
+        days = _days(period or Period("all", None, None), by_day)
+        charts.insert(
+            0,
+            stacked_cost_chart(
+                "team-daily-cost", "Daily team cost by model", by_day, days, colours, names
+            ),
+        )
     table = Table(
         ["username", "display_name", "total_tokens", "cost_usd", "top_model", "last_active"],
         [
@@ -401,7 +614,7 @@ def team(rows: Iterable[Sequence[Any]], users: dict[int, Any]) -> Team:
             for r in out
         ],
     )
-    return Team(out, totals, [chart] if totals.total else [], table)
+    return Team(out, totals, charts if totals.total else [], table, colours, names)
 
 
 # --- machines ------------------------------------------------------------------------------------
@@ -472,6 +685,7 @@ class ProjectRow:
     usage: Tokens
     sessions: int
     top_model: str
+    colour: str = ""
 
 
 def projects(
@@ -483,7 +697,7 @@ def projects(
     models: dict[str, dict[str, Tokens]] = defaultdict(lambda: defaultdict(Tokens))
     sessions: dict[str, set[dt.datetime]] = defaultdict(set)
     by_day: dict[dt.date, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for project, first, model, i, o, cw, cr, cost in rows:
+    for project, first, model, i, o, cw, cr, cost, *_web in rows:
         name = project or "(unnamed)"
         usage[name].add(i, o, cw, cr, cost)
         models[name][model].add(i, o, cw, cr, cost)
@@ -494,7 +708,12 @@ def projects(
         for name, u in usage.items()
     ]
     out.sort(key=lambda r: -r.usage.cost)
-    chart = stacked_cost_chart("project-cost", "Cost per project", by_day, _days(period, by_day))
+    colours = palette.category_colours(usage)
+    for r in out:
+        r.colour = colours[r.name]
+    chart = stacked_cost_chart(
+        "project-cost", "Cost per project", by_day, _days(period, by_day), colours
+    )
     table = Table(
         ["project", "sessions", "total_tokens", "cost_usd", "top_model"],
         [[r.name, r.sessions, r.usage.total, round(r.usage.cost, 6), r.top_model] for r in out],
@@ -610,27 +829,46 @@ def blocks(rows: Iterable[Sequence[Any]], now: dt.datetime) -> tuple[list[BlockL
         for b, host, user in rows
     ]
     five_hours_ms = 5 * 3600 * 1000
-    chart = Chart(
-        "block-timeline",
-        "5-hour blocks",
-        [
+    main = [b.models[0] if b.models else "(no model)" for b in out]
+    cost_of: dict[str, float] = defaultdict(float)
+    for m, b in zip(main, out, strict=True):
+        cost_of[m] += b.cost
+    colours = palette.model_colours(cost_of)
+    names = short_names(cost_of)
+    data = []
+    for model in sorted(cost_of, key=lambda m: (-cost_of[m], m)):
+        mine = [b for m, b in zip(main, out, strict=True) if m == model]
+        data.append(
             {
                 "type": "bar",
-                "x": [b.start.isoformat() for b in out],
-                "y": [round(b.cost, 4) for b in out],
-                "width": [five_hours_ms] * len(out),
+                "name": names[model],
+                "x": [b.start.isoformat() for b in mine],
+                "y": [round(b.cost, 4) for b in mine],
+                "width": [five_hours_ms] * len(mine),
                 "offset": 0,
                 "marker": {
-                    "color": [model_colour(b.models[0]) if b.models else "#888" for b in out],
-                    "line": {"width": [3 if b.active else 0 for b in out], "color": "#fff"},
+                    "color": colours[model],
+                    "line": {"width": [3 if b.active else 0 for b in mine], "color": "#888"},
                 },
-                "customdata": [[b.hostname, b.entries, b.tokens, ", ".join(b.models)] for b in out],
+                "customdata": [
+                    [b.hostname, b.entries, b.tokens, _plain(", ".join(b.models))] for b in mine
+                ],
                 "hovertemplate": "%{x|%d %b %H:%M}<br>$%{y:.2f} · %{customdata[2]:,} tokens"
                 "<br>%{customdata[0]} · %{customdata[1]} entries<br>%{customdata[3]}"
                 "<extra></extra>",
             }
-        ],
-        {"xaxis": {"type": "date"}, "yaxis": {"tickprefix": "$"}, "bargap": 0},
+        )
+    chart = Chart(
+        "block-timeline",
+        "5-hour blocks",
+        data,
+        {
+            "xaxis": {"type": "date"},
+            "yaxis": {"tickprefix": "$"},
+            "bargap": 0,
+            "legend": {"traceorder": "normal", "title": {"text": "main model "}},
+        },
+        empty="No 5-hour blocks in this period.",
     )
     table = Table(
         [

@@ -38,6 +38,7 @@ from promptpulse_server import (
     pages,
     queries,
     schemas,
+    trends,
     views,
 )
 from promptpulse_server.models import ApiKey, User
@@ -118,6 +119,7 @@ class Filters:
     zone: ZoneInfo
     params: dict[str, str]  # as given, to build links that keep them
     team: str = ""  # a team's slug: only its members
+    notice: str = ""  # what the page says about the filters as given (a reversed range)
 
     def url(self, path: str, **change: str | int | None) -> str:
         merged = {**self.params, **{k: str(v) for k, v in change.items() if v is not None}}
@@ -156,17 +158,25 @@ def read_filters(request: Request[Any, Any, Any], viewer: User) -> Filters:
             raise ClientException(f"{name}: at most {FILTER_MAX[name]} characters, and no NUL")
     zone = _zone(viewer.timezone)
     today = api.clock_now(request.app.state).astimezone(zone).date()
-    since, until = api.parse_range(q.get("since"), q.get("until"))
+    since, until = api.parse_day(q.get("since"), "since"), api.parse_day(q.get("until"), "until")
+    notice = ""
+    if since and until and since > until:  # said on the page, and shown the right way round
+        since, until = until, since
+        notice = (
+            f"The “From” day came after the “To” day: showing {since:%d %b %Y} – "
+            f"{until:%d %b %Y} instead."
+        )
     period = views.period_of(q.get("period", "month"), since, until, today)
     return Filters(
         period=period,
-        user=q.get("user", "") or viewer.username,
+        user=q.get("user", "") or ("all" if viewer.default_view == "all" else viewer.username),
         machine=q.get("machine", ""),
         model=q.get("model", ""),
         project=q.get("project", ""),
         zone=zone,
         params=params,
         team=q.get("team", ""),
+        notice=notice,
     )
 
 
@@ -362,17 +372,38 @@ def logout(request: Request[Any, Any, Any], db: DB) -> Redirect:
 # --- pages ---------------------------------------------------------------------------------------
 
 
+def _daily_rows(db: Session, scope: queries.Scope, zone: ZoneInfo) -> list[Any]:
+    """(date, model, tokens…, cost) rows of a scope; with a project, from its sessions."""
+    if scope.project:
+        return views.rows_by_session_start(queries.scope_session_usage(db, scope), zone)
+    return list(queries.scope_daily(db, scope))
+
+
 @get("/", sync_to_thread=True, include_in_schema=False)
 def overview(request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now) -> Response[Any]:
     ctx = context(db, request, viewer)
-    if ctx.scope.project:
-        rows = views.rows_by_session_start(
-            queries.scope_session_usage(db, ctx.scope), ctx.filters.zone
-        )
-    else:
-        rows = queries.scope_daily(db, ctx.scope)
+    zone, period = ctx.filters.zone, ctx.filters.period
+    rows = _daily_rows(db, ctx.scope, zone)
+    span = trends.previous_span(period.since, period.until)
+    previous = (
+        _daily_rows(db, replace(ctx.scope, since=span[0], until=span[1]), zone) if span else None
+    )
+    today = now.astimezone(zone).date()
+    month = trends.project_month(
+        _daily_rows(db, replace(ctx.scope, since=today.replace(day=1), until=today), zone), today
+    )
+    blocks = [(b.start, b.cost) for b, _, _ in queries.scope_blocks(db, ctx.scope)]
     active = views.active_block(queries.active_blocks(db, ctx.scope.user_ids, now), now)
-    vm = views.overview(rows, ctx.filters.period, active, by_session_start=bool(ctx.scope.project))
+    vm = views.overview(
+        rows,
+        period,
+        active,
+        by_session_start=bool(ctx.scope.project),
+        previous=previous,
+        month=month,
+        blocks=blocks,
+        zone=zone,
+    )
     card, members = _limits(db, ctx, rows, now)
     charts = vm.charts + ([card.chart] if card and card.chart else [])
     return filtered_page(
@@ -419,13 +450,14 @@ def _limits(
 
 
 def _team(request: Request[Any, Any, Any], db: Session, viewer: User) -> Response[Any]:
-    ctx = context(db, request, viewer)
-    if ctx.filters.user == viewer.username and "user" not in ctx.filters.params:
-        # the team view shows everyone unless a user is asked for
-        ctx.filters.user = "all"
-        ctx.scope = replace(ctx.scope, user_ids=tuple(u.id for u in ctx.people))
+    ctx = context(db, request, viewer)  # whose usage: the viewer's default, as on every page
     users = {u.id: u for u in ctx.people if u.id in ctx.scope.user_ids}
-    vm = views.team(queries.scope_per_user(db, ctx.scope), users)
+    vm = views.team(
+        queries.scope_per_user(db, ctx.scope),
+        users,
+        queries.scope_daily(db, ctx.scope),
+        ctx.filters.period,
+    )
     live = live_hooks(request, {"team": ctx.filters.team, "user": ctx.filters.user})
     return filtered_page(
         "team.html", ctx, request, vm=vm, table=vm.table, charts=vm.charts, live=live
@@ -503,11 +535,29 @@ def sessions(
 
 
 @get("/blocks", sync_to_thread=True, include_in_schema=False)
-def blocks(request: Request[Any, Any, Any], db: DB, viewer: Viewer, now: Now) -> Response[Any]:
+def blocks(
+    request: Request[Any, Any, Any],
+    db: DB,
+    viewer: Viewer,
+    now: Now,
+    page_number: Annotated[int, QueryParameter(name="page", ge=1, le=1_000_000)] = 1,
+) -> Response[Any]:
     ctx = context(db, request, viewer)
     rows, chart, table = views.blocks(queries.scope_blocks(db, ctx.scope), now)
     charts = [chart] if rows else []
-    return filtered_page("blocks.html", ctx, request, rows=rows, table=table, charts=charts)
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    shown = rows[(page_number - 1) * PAGE_SIZE : page_number * PAGE_SIZE]
+    return filtered_page(
+        "blocks.html",
+        ctx,
+        request,
+        rows=shown,
+        total=len(rows),
+        table=table,
+        charts=charts,
+        page_number=page_number,
+        pages=pages,
+    )
 
 
 @get("/leaderboard", sync_to_thread=True, include_in_schema=False)
@@ -575,6 +625,7 @@ class ProfileForm:
     leaderboard_opt_in: str = ""
     share_with_team: str = ""
     spike_alerts: str = ""
+    default_view: str = "me"
 
 
 @post("/settings/profile", sync_to_thread=True, include_in_schema=False)
@@ -589,6 +640,8 @@ def save_profile(
         return _settings(
             request, db, viewer, error="Display name: 1 to 100 characters.", status=400
         )
+    if data.default_view not in ("me", "all"):
+        return _settings(request, db, viewer, error="Pages open on: me or all.", status=400)
     try:
         ZoneInfo(data.timezone.strip())
     except (ZoneInfoNotFoundError, ValueError):
@@ -604,6 +657,7 @@ def save_profile(
             leaderboard_opt_in=bool(data.leaderboard_opt_in),
             share_with_team=bool(data.share_with_team),
             spike_alerts=bool(data.spike_alerts),
+            default_view="all" if data.default_view == "all" else "me",
         ),
     )
     db.commit()

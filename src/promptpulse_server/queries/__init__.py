@@ -147,6 +147,8 @@ def update_user(s: Session, user: User, change: schemas.UserUpdate) -> User:
         user.share_with_team = change.share_with_team
     if change.spike_alerts is not None:
         user.spike_alerts = change.spike_alerts
+    if change.default_view is not None:
+        user.default_view = change.default_view
     s.flush()
     return user
 

@@ -1,13 +1,16 @@
-// promptpulse dashboard: the theme, filters that apply themselves, Plotly charts drawn from the
-// page's JSON, countdowns to a limit's reset and tables sorted by a click (no inline scripts:
-// the Content-Security-Policy allows none).
+// promptpulse dashboard: the theme toggle, filters that apply themselves, Plotly charts drawn
+// from the page's JSON, countdowns to a limit's reset, tables sorted by a click and forms that
+// ask before they act (no inline scripts: the Content-Security-Policy allows none).
 (function () {
   "use strict";
   var root = document.documentElement;
-  var saved = null;
-  try { saved = localStorage.getItem("pp-theme"); } catch (e) { /* storage may be off */ }
-  var prefersLight = window.matchMedia && window.matchMedia("(prefers-color-scheme: light)").matches;
-  root.setAttribute("data-theme", saved || (prefersLight ? "light" : "dark"));
+  // the theme: the server sets <html data-theme> from the pp_theme cookie before the first
+  // paint; without one, the CSS follows the system (dark when it says nothing)
+  function theme() {
+    var chosen = root.getAttribute("data-theme");
+    if (chosen) return chosen;
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark";
+  }
 
   function css(name) {
     return getComputedStyle(root).getPropertyValue(name).trim();
@@ -20,10 +23,10 @@
       plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: text, family: "system-ui, sans-serif", size: 12 },
       margin: { l: 56, r: 16, t: 8, b: 40 },
-      legend: { orientation: "h", y: -0.18, font: { color: muted } },
+      legend: { orientation: "h", x: 0, y: -0.12, yanchor: "top", font: { color: muted } },
       hoverlabel: { bgcolor: css("--panel-2"), bordercolor: line, font: { color: text } },
-      xaxis: { gridcolor: line, linecolor: line, zerolinecolor: line },
-      yaxis: { gridcolor: line, linecolor: line, zerolinecolor: line },
+      xaxis: { gridcolor: line, linecolor: line, zerolinecolor: line, automargin: true },
+      yaxis: { gridcolor: line, linecolor: line, zerolinecolor: line, automargin: true },
       height: 320,
     };
     var own = spec.layout || {};
@@ -31,8 +34,14 @@
       base[k] = (typeof own[k] === "object" && base[k]) ? Object.assign({}, base[k], own[k]) : own[k];
     });
     if (spec.data.length && spec.data[0].type === "pie") {
-      base.margin = { l: 8, r: 8, t: 8, b: 8 };
-      base.legend = { orientation: "h", y: -0.05, font: { color: muted } };
+      base.margin = { l: 2, r: 2, t: 2, b: 2 };
+    }
+    if (spec.data.length && spec.data[0].type === "heatmap") {
+      base.margin = { l: 40, r: 8, t: 4, b: 40 };
+    }
+    if (window.innerWidth < 600) {  // a phone: the legend under the chart, smaller ticks
+      base.margin.l = Math.min(base.margin.l, 44);
+      base.font.size = 11;
     }
     return base;
   }
@@ -43,7 +52,7 @@
     var specs = JSON.parse(holder.textContent);
     specs.forEach(function (spec) {
       var el = document.getElementById(spec.id);
-      if (!el) return;
+      if (!el || !spec.data.length) return;
       window.Plotly.react(el, spec.data, layoutFor(spec), {
         responsive: true, displaylogo: false, displayModeBar: false,
       });
@@ -100,12 +109,17 @@
     var toggle = document.querySelector("[data-theme-toggle]");
     if (toggle) {
       toggle.addEventListener("click", function () {
-        var next = root.getAttribute("data-theme") === "light" ? "dark" : "light";
+        var next = theme() === "light" ? "dark" : "light";
         root.setAttribute("data-theme", next);
-        try { localStorage.setItem("pp-theme", next); } catch (e) { /* ignore */ }
+        document.cookie = "pp_theme=" + next + "; path=/; max-age=31536000; samesite=lax";
         draw();
       });
     }
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+      });
+    });
     document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
       var period = form.querySelector("select[name=period]");
       var ranges = form.querySelectorAll(".range input");
