@@ -1,7 +1,9 @@
 """The ``promptpulse`` (alias ``ppulse``) command line: thin commands that parse options, call
-the ledger and the pure reports, and render."""
+the ledger and the pure reports, and render.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: Typer reads every command's annotations when it
+builds the command tree, and real objects are cheaper for it than strings to evaluate.
+"""
 
 import json
 import os
@@ -221,7 +223,7 @@ def _print_json(doc: dict[str, Any]) -> None:
 
 
 def _period_report(
-    period: Period,
+    period: "Period",
     json_out: bool,
     since: str | None,
     until: str | None,
