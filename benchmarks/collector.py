@@ -239,10 +239,9 @@ def main() -> None:
             ("promptpulse --help", "ccusage --help"),
             ("promptpulse report daily --json, empty tree", "ccusage daily --json, empty tree"),
         ):
-            print(
-                f"- {ours}: {ratios(startup[ours], startup[theirs], 'wall'):.2f}× {theirs}'s "
-                "wall time (median of the rounds' ratios)"
-            )
+            wall = ratios(startup[ours], startup[theirs], "wall")
+            cpu = ratios(startup[ours], startup[theirs], "cpu")
+            print(f"- {ours}: {wall:.2f}× the wall time, {cpu:.2f}× the CPU of {theirs}")
 
     if not args.skip_warm:
         pp_cold()

@@ -264,6 +264,30 @@ def test_the_ledger_counts_what_a_line_by_line_read_counts(
     assert got == counted_line_by_line(root)
 
 
+def test_a_parallel_read_stores_every_line_as_one_process_does(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same ids too: lines with the same time are reported in id order (a block's models), so
+    a report must not depend on which reader finished first."""
+    generate(root, TreeSpec(projects=3, sessions=8, responses=20), seed=13)
+    table = "SELECT * FROM line ORDER BY id"
+    with Ledger(tmp_path / "one.sqlite3") as led:
+        led.sync([root])
+        sequential = led.db.execute(table).fetchall()
+    monkeypatch.setattr(reading, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with Ledger(tmp_path / "par.sqlite3") as led:
+        led.sync([root])
+        assert led.db.execute(table).fetchall() == sequential
+
+
+@pytest.mark.parametrize("sizes", [[], [5], [1] * 40, [100, 1, 1, 1, 100, 3], [0, 0, 7, 0]])
+def test_contiguous_runs_cover_every_file_once_in_order(sizes: list[int]) -> None:
+    runs = reading.contiguous_runs(sizes, 4)
+    assert [i for start, stop in runs for i in range(start, stop)] == list(range(len(sizes)))
+    assert all(start < stop for start, stop in runs)
+
+
 def test_bad_lines_are_skipped_counted_and_remembered(root: Path, led: Ledger) -> None:
     path = root / "projects" / "p" / "s.jsonl"
     write(
