@@ -1,29 +1,35 @@
 """Collector speed and memory: cold and warm `promptpulse report daily --json` against ccusage.
 
-    python benchmarks/collector.py [--size-mb 500] [--big-file-mb 600] [--runs 3]
+    python benchmarks/collector.py [--size-mb 500 | --tree DIR] [--rounds 5]
+        [--baseline-src DIR] [--big-file-mb 600] [--skip-startup] [--skip-warm]
 
 Generates (once, under benchmarks/data/) a tree of about 6,000 files and 115k usage lines in
-500 MB, then measures, each as a fresh process, with peak memory (max RSS of the process and its
-workers):
-  - cold: an empty ledger;
-  - warm: after about 1 MB of new lines is appended;
-  - ccusage 20.0.24 on the same tree (~/.cache/promptpulse-dev/ccusage or $PROMPTPULSE_CCUSAGE);
-  - cold again with one extra 600 MB log file among the rest (memory).
-Prints a Markdown table for docs/benchmarks.md.
+500 MB (2000: four times the text, the same lines), then measures each run as a fresh process:
+wall time, CPU time (user + system, workers included) and peak RSS (the largest process).
+The machine is shared, so ccusage 20.0.24 (~/.cache/promptpulse-dev/ccusage or
+$PROMPTPULSE_CCUSAGE) runs in the same rounds, interleaved, and the ratios are the medians of
+each round's ratio:
+  - cold: an empty ledger, against ccusage on the same tree;
+  - start-up: `--help`, and `report daily --json` on an empty tree (a new ledger);
+  - warm: nothing new, then after about 1 MB of new lines is appended;
+  - with --baseline-src, an older promptpulse in the same rounds;
+  - with --big-file-mb, cold again with one such log file among the rest (memory).
+Prints Markdown tables for docs/benchmarks.md, with the load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -89,83 +95,177 @@ def append_new_lines(root: Path, megabytes: float) -> None:
                 n += 1
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one run in a fresh process."""
-    wrapper = [
-        sys.executable,
-        "-c",
-        "import resource,subprocess,sys,time;t=time.perf_counter();"
-        "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
-        "d=time.perf_counter()-t;"
-        "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024, r.returncode)",
-        *cmd,
-    ]
-    out = subprocess.run(wrapper, env=env, capture_output=True, text=True, check=True).stdout
-    seconds, rss, rc = out.split()
-    if rc != "0":
-        raise SystemExit(f"{cmd} failed with {rc}")
-    return float(seconds), float(rss)
+class Run(NamedTuple):
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the process and every process it waited for
+    rss: float  # MB, the largest of the process and its descendants
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> Run:
+    """One run in a fresh process: its wall time, CPU time and peak RSS."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{cmd} failed with {status}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def interleaved(pairs: dict[str, Callable[[], Run]], rounds: int) -> dict[str, list[Run]]:
+    """Each command once per round, the order alternating between rounds, so that both see the
+    same load on this shared machine."""
+    runs: dict[str, list[Run]] = {name: [] for name in pairs}
+    names = list(pairs)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            runs[name].append(pairs[name]())
+    return runs
+
+
+def ratios(ours: list[Run], theirs: list[Run], field: str) -> float:
+    """The median, over rounds, of our figure divided by theirs in the same round."""
+    return statistics.median(
+        float(getattr(a, field)) / float(getattr(b, field))
+        for a, b in zip(ours, theirs, strict=True)
+    )
+
+
+def table(title: str, runs: dict[str, list[Run]], versus: str | None) -> None:
+    print(f"\n{title}\n")
+    print("| run | wall s (median) | CPU s (median) | peak RSS MB (max) | wall ratio | CPU ratio |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, rs in runs.items():
+        wall = statistics.median(r.wall for r in rs)
+        cpu = statistics.median(r.cpu for r in rs)
+        rss = max(r.rss for r in rs)
+        if versus is not None and name != versus:
+            ratio = (
+                f"{ratios(rs, runs[versus], 'wall'):.2f}× | {ratios(rs, runs[versus], 'cpu'):.2f}×"
+            )
+        else:
+            ratio = "1.00× | 1.00×" if name == versus else "– | –"
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {ratio} |")
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mb", type=int, default=500)
-    ap.add_argument("--big-file-mb", type=int, default=600)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per measure")
+    ap.add_argument("--big-file-mb", type=int, default=0, help="also: cold with one such file")
+    ap.add_argument("--skip-startup", action="store_true", help="no --help / empty report runs")
+    ap.add_argument("--skip-warm", action="store_true", help="no warm runs (they change the tree)")
+    ap.add_argument("--tree", type=Path, help="an existing tree to read (not changed: no warm)")
+    ap.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also run the promptpulse whose src/ folder this is, in the same rounds "
+        "(e.g. `git archive main src | tar -x -C /tmp/base`)",
+    )
     args = ap.parse_args()
-    root = DATA / f"tree-{args.size_mb}"
-    make_tree(root, args.size_mb)
+    if args.tree:
+        root, args.skip_warm = args.tree, True
+    else:
+        root = DATA / f"tree-{args.size_mb}"
+        make_tree(root, args.size_mb)
     files = list((root / "projects").rglob("*.jsonl"))
     size = sum(f.stat().st_size for f in files)
-    usage_lines = sum(f.read_bytes().count(b'"usage":{"input_tokens"') for f in files)
-    print(f"tree: {len(files)} files, {size / 1e6:.0f} MB, {usage_lines} usage lines")
+    print(f"tree: {len(files)} files, {size / 1e6:.0f} MB; {os.cpu_count()} cores; load {load()}")
 
     home = DATA / "home"
     env = dict(os.environ, CLAUDE_CONFIG_DIR=str(root), PROMPTPULSE_HOME=str(home), TZ="UTC")
-    pp = [shutil.which("promptpulse") or "promptpulse", "report", "daily", "--json"]
+    pp = [sys.executable, "-m", "promptpulse"]
+    base_env = {}
+    if args.baseline_src:
+        base_env = {"PYTHONPATH": str(args.baseline_src.resolve())}
+    # As installed from a wheel: byte-compiled (PYTHONDONTWRITEBYTECODE would otherwise make
+    # every run compile the package's sources again, a tenth of a second).
+    import promptpulse
+
+    for src in [Path(promptpulse.__file__).parent.parent, args.baseline_src]:
+        if src is not None:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True)
     ccusage = os.environ.get("PROMPTPULSE_CCUSAGE") or str(
         Path.home() / ".cache/promptpulse-dev/ccusage/node_modules/.bin/ccusage"
     )
-    rows = []
+    if not Path(ccusage).exists():
+        raise SystemExit(f"ccusage not found at {ccusage}: run tests/test_ccusage_agreement.py")
 
-    cold = []
-    for _ in range(args.runs):
+    def pp_cold() -> Run:
         shutil.rmtree(home, ignore_errors=True)
-        cold.append(timed(pp, env))
-    rows.append(("promptpulse cold (empty ledger)", cold))
-    if Path(ccusage).exists():
-        cc = [
-            timed([ccusage, "claude", "daily", "--json", "--offline"], env)
-            for _ in range(args.runs)
-        ]
-        rows.append(("ccusage 20.0.24 `claude daily --json --offline`", cc))
-    unchanged = [timed(pp, env) for _ in range(args.runs)]
-    rows.append(("promptpulse warm, nothing new", unchanged))
-    warm = []
-    for _ in range(args.runs):
-        append_new_lines(root, 1.0)
-        warm.append(timed(pp, env))
-    rows.append(("promptpulse warm, 1 MB of new lines", warm))
-    (root / f".complete-{args.size_mb}").unlink()  # the tree changed; regenerate next time
+        return timed([*pp, "report", "daily", "--json"], env)
+
+    def cc_cold() -> Run:
+        return timed([ccusage, "claude", "daily", "--json", "--offline"], env)
+
+    def base_cold() -> Run:
+        shutil.rmtree(home, ignore_errors=True)
+        return timed([*pp, "report", "daily", "--json"], dict(env, **base_env))
+
+    contenders = {"ccusage": cc_cold, "promptpulse cold": pp_cold}
+    if base_env:
+        contenders["promptpulse before, cold"] = base_cold
+    cold = interleaved(contenders, args.rounds)
+    table(f"Cold, {size / 1e6:.0f} MB (load after: {load()})", cold, "ccusage")
+
+    if not args.skip_startup:
+        empty = DATA / "empty"
+        (empty / "projects").mkdir(parents=True, exist_ok=True)
+        empty_env = dict(env, CLAUDE_CONFIG_DIR=str(empty), PROMPTPULSE_HOME=str(DATA / "h0"))
+        shutil.rmtree(DATA / "h0", ignore_errors=True)
+        starts: dict[str, Callable[[], Run]] = {
+            "ccusage --help": lambda: timed([ccusage, "--help"], empty_env),
+            "promptpulse --help": lambda: timed([*pp, "--help"], empty_env),
+            "ccusage daily --json, empty tree": lambda: timed(
+                [ccusage, "daily", "--json", "--offline"], empty_env
+            ),
+            "promptpulse report daily --json, empty tree": lambda: timed(
+                [*pp, "report", "daily", "--json"], empty_env
+            ),
+        }
+        if base_env:
+            before_env = dict(empty_env, **base_env)
+            starts["promptpulse before --help"] = lambda: timed([*pp, "--help"], before_env)
+            starts["promptpulse before report daily --json, empty tree"] = lambda: timed(
+                [*pp, "report", "daily", "--json"], before_env
+            )
+        startup = interleaved(starts, args.rounds * 2)
+        table(f"Start-up (load after: {load()})", startup, None)
+        for ours, theirs in (
+            ("promptpulse --help", "ccusage --help"),
+            ("promptpulse report daily --json, empty tree", "ccusage daily --json, empty tree"),
+        ):
+            wall = ratios(startup[ours], startup[theirs], "wall")
+            cpu = ratios(startup[ours], startup[theirs], "cpu")
+            print(f"- {ours}: {wall:.2f}× the wall time, {cpu:.2f}× the CPU of {theirs}")
+
+    if not args.skip_warm:
+        pp_cold()
+        warm: dict[str, list[Run]] = {
+            "promptpulse warm, nothing new": [],
+            "promptpulse warm, 1 MB new": [],
+        }
+        for _ in range(args.rounds):
+            warm["promptpulse warm, nothing new"].append(
+                timed([*pp, "report", "daily", "--json"], env)
+            )
+            append_new_lines(root, 1.0)
+            warm["promptpulse warm, 1 MB new"].append(
+                timed([*pp, "report", "daily", "--json"], env)
+            )
+        (root / f".complete-{args.size_mb}").unlink()  # the tree changed; regenerate next time
+        table(f"Warm (load after: {load()})", warm, None)
 
     if args.big_file_mb:
         make_big_file(root, args.big_file_mb)
-        shutil.rmtree(home, ignore_errors=True)
-        rows.append(
-            (f"promptpulse cold with one {args.big_file_mb} MB file added", [timed(pp, env)])
+        big = interleaved({"ccusage": cc_cold, "promptpulse cold": pp_cold}, args.rounds)
+        table(
+            f"Cold with one {args.big_file_mb} MB file added (load after: {load()})", big, "ccusage"
         )
-
-    print("\n| run | median s | max s | peak RSS MB |\n| --- | --- | --- | --- |")
-    for name, runs in rows:
-        secs = [r[0] for r in runs]
-        print(
-            f"| {name} | {statistics.median(secs):.2f} | {max(secs):.2f} | "
-            f"{max(r[1] for r in runs):.0f} |"
-        )
-    print(
-        f"\n(cpu: {os.cpu_count()} cores; "
-        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB in the harness)"
-    )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ import pytest
 from logtree import TreeSpec, assistant, dumps, generate, response, write
 
 from promptpulse import ledger as ledger_module
+from promptpulse import pricing
+from promptpulse.counting import Candidate, select_counted
 from promptpulse.ledger import Ledger, reading
 from promptpulse.reports import by_period, by_session, periods_json, sessions_json
+from promptpulse.sources import UsageLine, find_log_files, parse_line
 
 pytestmark = pytest.mark.dates
 
@@ -187,6 +190,102 @@ def test_parallel_read_gives_the_same_ledger(
     with Ledger(tmp_path / "par.sqlite3") as led:
         led.sync([root])
         same(snapshot(led), sequential)
+
+
+def counted_line_by_line(root: Path) -> list[tuple[Any, ...]]:
+    """The straightforward reading: every line of every file parsed (no prefilter), every copy
+    kept, deduplicated in one pass; the counted lines with their cost, as the ledger stores
+    them."""
+    lines: list[tuple[str, UsageLine]] = []
+    for f in find_log_files([root]):
+        offset = 0
+        for raw in Path(f.path).read_bytes().split(b"\n"):
+            parsed = parse_line(raw, offset) if raw.strip() else None
+            if isinstance(parsed, UsageLine):
+                lines.append((f.path, parsed))
+            offset += len(raw) + 1
+    candidates = [
+        Candidate(
+            i,
+            line.message_id,
+            line.request_id,
+            line.sidechain,
+            line.input_tokens
+            + line.output_tokens
+            + line.cache_write_tokens
+            + line.cache_read_tokens,
+            line.speed is not None,
+            path,
+            line.offset,
+        )
+        for i, (path, line) in enumerate(lines)
+    ]
+    counted = select_counted(candidates)
+    assert len(counted) < len(lines), "the tree should have copies that lose"
+    rows = []
+    for i, (path, line) in enumerate(lines):
+        if i in counted:
+            cost = pricing.line_cost(
+                pricing.find_price(line.model),
+                line.input_tokens,
+                line.output_tokens,
+                line.cache_write_tokens,
+                line.cache_write_1h_tokens,
+                line.cache_read_tokens,
+                line.speed == "fast",
+            )
+            rows.append((path, *line[:-1], cost, line.cwd))
+    return sorted(rows, key=repr)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_ledger_counts_what_a_line_by_line_read_counts(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    """The fast path (byte prefilter, strongest copies per file, lines stored as counted and
+    only the losers marked) keeps exactly the lines, fields and costs of the plain one."""
+    generate(
+        root,
+        TreeSpec(projects=3, sessions=6, responses=25, disagreeing_patterns=True),
+        seed=12,
+    )
+    if parallel:
+        monkeypatch.setattr(reading, "PARALLEL_BYTES", 1)
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with Ledger(tmp_path / "l.sqlite3") as led:
+        led.sync([root])
+        stored = led.db.execute(
+            "SELECT f.path, l.offset, l.ts, l.message_id, l.request_id, l.sidechain, l.model, "
+            "l.speed, l.input, l.output, l.cache_write, l.cache_write_1h, l.cache_read, "
+            "l.cost_usd, l.calc_cost, l.cwd FROM line l JOIN file f ON f.id = l.file_id "
+            "WHERE l.counted = 1"
+        ).fetchall()
+    got = sorted(((*r[:5], bool(r[5]), *r[6:]) for r in stored), key=repr)
+    assert got == counted_line_by_line(root)
+
+
+def test_a_parallel_read_stores_every_line_as_one_process_does(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same ids too: lines with the same time are reported in id order (a block's models), so
+    a report must not depend on which reader finished first."""
+    generate(root, TreeSpec(projects=3, sessions=8, responses=20), seed=13)
+    table = "SELECT * FROM line ORDER BY id"
+    with Ledger(tmp_path / "one.sqlite3") as led:
+        led.sync([root])
+        sequential = led.db.execute(table).fetchall()
+    monkeypatch.setattr(reading, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with Ledger(tmp_path / "par.sqlite3") as led:
+        led.sync([root])
+        assert led.db.execute(table).fetchall() == sequential
+
+
+@pytest.mark.parametrize("sizes", [[], [5], [1] * 40, [100, 1, 1, 1, 100, 3], [0, 0, 7, 0]])
+def test_contiguous_runs_cover_every_file_once_in_order(sizes: list[int]) -> None:
+    runs = reading.contiguous_runs(sizes, 4)
+    assert [i for start, stop in runs for i in range(start, stop)] == list(range(len(sizes)))
+    assert all(start < stop for start, stop in runs)
 
 
 def test_bad_lines_are_skipped_counted_and_remembered(root: Path, led: Ledger) -> None:

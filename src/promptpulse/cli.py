@@ -1,7 +1,9 @@
 """The ``promptpulse`` (alias ``ppulse``) command line: thin commands that parse options, call
-the ledger and the pure reports, and render."""
+the ledger and the pure reports, and render.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: Typer reads every command's annotations when it
+builds the command tree, and real objects are cheaper for it than strings to evaluate.
+"""
 
 import json
 import os
@@ -117,10 +119,23 @@ VerboseOpt = Annotated[
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _stderr() -> Any:
-    from rich.console import Console
+class _Stderr:
+    """rich's console on stderr, made when first used: most runs print nothing there, and
+    importing rich costs a report (or ``--json``) a tenth of a second."""
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
+    def __init__(self) -> None:
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True)  # one line each
+        return getattr(self._console, name)
+
+
+def _stderr() -> Any:
+    return _Stderr()
 
 
 def _timezone(name: str | None) -> tzinfo:
@@ -160,8 +175,8 @@ def _day(text: str | None, option: str) -> date | None:
 def _open_ledger(verbose: bool, quiet: bool) -> Any:
     """Open the ledger and sync it with the logs, telling stderr what could not be read."""
     from promptpulse import config
-    from promptpulse.display import sync_progress
     from promptpulse.ledger import Ledger
+    from promptpulse.progress import sync_progress
     from promptpulse.sources import claude_roots
 
     roots = claude_roots()
@@ -208,7 +223,7 @@ def _print_json(doc: dict[str, Any]) -> None:
 
 
 def _period_report(
-    period: Period,
+    period: "Period",
     json_out: bool,
     since: str | None,
     until: str | None,

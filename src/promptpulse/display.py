@@ -1,22 +1,16 @@
-"""Rich tables for the terminal reports and the server's teams, and the sync progress bar."""
+"""Rich tables for the terminal reports and the server's teams."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import tzinfo
 from typing import Any, Literal
 
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from promptpulse.ledger import ProgressCallback
 from promptpulse.reports import Block, PeriodUsage, SessionUsage, Tokens, Usage
-
-PROGRESS_AFTER_S = 0.5
 
 # A report tries its layouts from the widest; the first that fits the terminal is drawn. None
 # cuts a number or a date: model and project names wrap (fold) instead.
@@ -284,38 +278,6 @@ def member_table(team: dict[str, Any], members: list[dict[str, Any]]) -> Table:
             str(m.get("joinedAt") or "")[:10],
         )
     return table
-
-
-@contextmanager
-def sync_progress(console: Console) -> Iterator[ProgressCallback]:
-    """A progress callback that shows a bar only when reading takes more than a moment."""
-    started = time.monotonic()
-    bar: Progress | None = None
-    task = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar, task
-        if bar is None:
-            if time.monotonic() - started < PROGRESS_AFTER_S or not console.is_terminal:
-                return
-            bar = Progress(
-                TextColumn("Reading Claude Code logs"),
-                BarColumn(),
-                DownloadColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            )
-            bar.start()
-            task = bar.add_task("read", total=total)
-        assert task is not None
-        bar.update(task, completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if bar is not None:
-            bar.stop()
 
 
 # --- report limits --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -24,6 +24,7 @@ BLOCK_SIZE = 8 << 20
 HEAD_BYTES = 256  # how much of a file's beginning identifies it
 _MARKER = b'"usage"'
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 # --- where the logs are ----------------------------------------------------------------------
@@ -199,6 +200,9 @@ class UsageLine(NamedTuple):
     cwd: str
 
 
+_new_line = tuple.__new__  # builds a UsageLine without the keyword-handling constructor
+
+
 class Skipped(NamedTuple):
     offset: int
     reason: str
@@ -212,8 +216,7 @@ def parse_timestamp_ms(text: str) -> int | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return (moment - _EPOCH) // _MILLISECOND  # floor, as the days/seconds arithmetic was
 
 
 def parse_line(raw: bytes | memoryview, offset: int) -> UsageLine | Skipped | None:
@@ -227,16 +230,20 @@ def parse_line(raw: bytes | memoryview, offset: int) -> UsageLine | Skipped | No
     except msgspec.DecodeError:
         return Skipped(offset, "invalid JSON")
     msg = rec.message
-    if msg is None or msg.usage is None:
+    if msg is None:
         return None
     usage = msg.usage
-    if not isinstance(rec.timestamp, str):
+    if usage is None:
+        return None
+    # After validation a field is its type or UNSET: ``is`` tests are the cheap way to tell.
+    timestamp = rec.timestamp
+    if timestamp is UNSET:
         return Skipped(offset, "no timestamp")
-    ts = parse_timestamp_ms(rec.timestamp)
+    ts = parse_timestamp_ms(timestamp)
     if ts is None:
-        return Skipped(offset, f"invalid timestamp {rec.timestamp!r}")
-    speed = usage.speed if isinstance(usage.speed, str) else None
-    if speed is not None and speed not in ("standard", "fast"):
+        return Skipped(offset, f"invalid timestamp {timestamp!r}")
+    speed = None if usage.speed is UNSET else usage.speed
+    if speed is not None and speed != "standard" and speed != "fast":
         return Skipped(offset, f"unknown speed {speed!r}")
     cc = usage.cache_creation
     if cc is not None:
@@ -245,21 +252,25 @@ def parse_line(raw: bytes | memoryview, offset: int) -> UsageLine | Skipped | No
     else:
         write_1h = 0
         write = usage.cache_creation_input_tokens
-    return UsageLine(
-        offset,
-        ts,
-        msg.id if isinstance(msg.id, str) else None,
-        rec.requestId if isinstance(rec.requestId, str) else None,
-        bool(rec.isSidechain),
-        msg.model if isinstance(msg.model, str) else "unknown",
-        speed,
-        usage.input_tokens,
-        usage.output_tokens,
-        write,
-        write_1h,
-        usage.cache_read_input_tokens,
-        rec.costUSD if isinstance(rec.costUSD, float) else None,
-        rec.cwd if isinstance(rec.cwd, str) else "",
+    mid, rid, model, cost, cwd = msg.id, rec.requestId, msg.model, rec.costUSD, rec.cwd
+    return _new_line(
+        UsageLine,
+        (
+            offset,
+            ts,
+            None if mid is UNSET else mid,
+            None if rid is UNSET else rid,
+            rec.isSidechain is True,
+            "unknown" if model is UNSET else model,
+            speed,
+            usage.input_tokens,
+            usage.output_tokens,
+            write,
+            write_1h,
+            usage.cache_read_input_tokens,
+            None if cost is UNSET else cost,
+            "" if cwd is UNSET else cwd,
+        ),
     )
 
 

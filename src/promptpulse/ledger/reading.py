@@ -1,7 +1,8 @@
 """Reading log files for a sync: in this process, or on every core when there is enough to read.
 
-Results stream back as each file (or batch of files) is done, so the sync stores them while the
-rest is read. Each file's lines are reduced to the strongest copy of each response
+Results stream back, in the files' order, as each file (or run of neighbouring files) is done,
+so the sync stores them while the rest is read, and gives every line the id a read in one
+process would. Each file's lines are reduced to the strongest copy of each response
 (``counting.strongest_copies``) before they travel.
 """
 
@@ -45,31 +46,39 @@ def _read_parallel(
     progress: ProgressCallback | None,
 ) -> Iterator[tuple[int, FileRead]]:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor
 
-    # Balanced batches, biggest files first, each to the lightest batch; small enough that
-    # results stream back while the rest is read.
-    batches: list[list[int]] = [[] for _ in range(workers * 8)]
-    loads = [0] * len(batches)
-    for i in sorted(range(len(items)), key=lambda i: -sizes[i]):
-        j = loads.index(min(loads))
-        batches[j].append(i)
-        loads[j] += sizes[i]
+    runs = contiguous_runs(sizes, workers * 8)
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     done = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {
-            pool.submit(_read_batch, [items[i] for i in batch]): (batch, load)
-            for batch, load in zip(batches, loads, strict=True)
-            if batch
-        }
-        for fut in as_completed(futures):
-            batch, load = futures[fut]
-            for i, read in zip(batch, fut.result(), strict=True):
-                yield i, read
-            done += load
+        # The pool takes runs first in, first out, so they finish about in order; a run that
+        # finishes early waits for the ones before it.
+        futures = [pool.submit(_read_batch, items[start:stop]) for start, stop in runs]
+        for (start, stop), fut in zip(runs, futures, strict=True):
+            yield from enumerate(fut.result(), start)
+            done += sum(sizes[start:stop])
             if progress:
                 progress(done, total)
+
+
+def contiguous_runs(sizes: list[int], count: int) -> list[tuple[int, int]]:
+    """Split the files into about ``count`` runs of neighbouring files, (start, stop) indices,
+    of about equal bytes each: small enough that results stream back while the rest is read,
+    and in order, so that a parallel read stores its lines in the order a read in one process
+    does (line ids, and with them the order of lines with the same time, do not depend on
+    which process finished first)."""
+    target = max(sum(sizes) // max(count, 1), 1)
+    runs: list[tuple[int, int]] = []
+    start, load = 0, 0
+    for i, size in enumerate(sizes):
+        load += size
+        if load >= target:
+            runs.append((start, i + 1))
+            start, load = i + 1, 0
+    if start < len(sizes):
+        runs.append((start, len(sizes)))
+    return runs
 
 
 def _read_one(path: str, start: int) -> FileRead:

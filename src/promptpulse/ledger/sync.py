@@ -44,6 +44,10 @@ class _Work(NamedTuple):
     head: bytes  # what the ledger knows of its beginning
 
 
+# id, path, project, session id, size, mtime_ns, inode, read to, head
+_FileRow = tuple[int, str, str, str, int, int, int, int, bytes]
+
+
 class Sync(Store):
     """Reading the logs into the ledger, and the change mark a collect goes by."""
 
@@ -64,7 +68,7 @@ class Sync(Store):
         self, files: Sequence[LogFile], progress: ProgressCallback | None, every_file: bool
     ) -> SyncResult:
         result = SyncResult(files=len(files))
-        columns = "SELECT id, path, size, mtime_ns, inode, read_to, head FROM file"
+        columns = "SELECT id, path, size, mtime_ns, inode, read_to, head, missing FROM file"
         if every_file:
             rows = self.db.execute(columns).fetchall()
         else:
@@ -88,7 +92,7 @@ class Sync(Store):
                 work.append(_Work(next_file_id, log, st, 0, b""))
                 next_file_id += 1
                 continue
-            file_id, _path, size, mtime_ns, inode, read_to, head = row
+            file_id, _path, size, mtime_ns, inode, read_to, head, _missing = row
             if st.st_size == size and st.st_mtime_ns == mtime_ns and st.st_ino == inode:
                 continue
             if st.st_ino == inode and st.st_size >= read_to and _head(log.path) == head:
@@ -97,7 +101,13 @@ class Sync(Store):
                 reset_ids.append(file_id)
                 work.append(_Work(file_id, log, st, 0, b""))
         seen = {f.path for f in files}
-        missing = [(row[0],) for path, row in known.items() if every_file and path not in seen]
+        missing = [
+            (row[0],)
+            for path, row in known.items()
+            if every_file and path not in seen and not row[7]
+        ]
+        if not (work or reset_ids or missing):
+            return result  # nothing to write: no transaction, no wait behind another writer
 
         fresh = self._next_id("line") == 1  # a first sync: index after loading, much faster
         with self._transaction(), _collector_paused():
@@ -108,6 +118,7 @@ class Sync(Store):
                     self.db.execute(f"DROP INDEX IF EXISTS {name}")
             first_id = next_id = self._next_id("line")
             candidates: list[Candidate] = []
+            file_rows: list[_FileRow] = []
             pending: list[tuple[_Work, FileRead]] = []
             pending_lines = 0
             # Store results as they arrive, so that this process works while others read.
@@ -118,6 +129,7 @@ class Sync(Store):
                     result.unreadable.append((w.log.path, read.error))
                     continue
                 pending.append((w, read))
+                file_rows.append(_file_row(w, read))
                 pending_lines += len(read.lines)
                 result.files_read += 1
                 result.bytes_read += read.end - read.start
@@ -128,10 +140,11 @@ class Sync(Store):
                     next_id = self._store(pending, next_id, candidates)
                     pending, pending_lines = [], 0
             next_id = self._store(pending, next_id, candidates)
+            self._store_files(file_rows)
             if fresh:
                 for statement in INDEXES.strip().splitlines():
                     self.db.execute(statement)
-            recounted_from = self._mark_counted(candidates, touched, first_id, not fresh)
+            recounted_from = self._mark_counted(candidates, touched, not fresh)
             added_from = self.db.execute(
                 "SELECT MIN(ts) FROM line WHERE id >= ?", (first_id,)
             ).fetchone()[0]
@@ -164,30 +177,23 @@ class Sync(Store):
             self.db.execute("DELETE FROM skipped WHERE file_id = ?", (file_id,))
         return touched, oldest
 
-    def _store(
-        self, reads: list[tuple[_Work, FileRead]], next_id: int, candidates: list[Candidate]
-    ) -> int:
-        """Save what was read of some files, their new lines not counted yet; the next line id."""
+    def _store_files(self, rows: list[_FileRow]) -> None:
+        """Save how far each file was read: in one statement, in id order (the order of the
+        table and of its path index for new files, so each row is appended)."""
+        rows.sort()
         self.db.executemany(
             "INSERT INTO file(id, path, project, session_id, size, mtime_ns, inode, read_to, "
             "head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
             "size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode, "
             "read_to = excluded.read_to, head = excluded.head, missing = 0",
-            [
-                (
-                    w.file_id,
-                    w.log.path,
-                    w.log.project,
-                    w.log.session_id,
-                    w.stat.st_size,
-                    w.stat.st_mtime_ns,
-                    w.stat.st_ino,
-                    read.end,
-                    read.head if read.head is not None else w.head,
-                )
-                for w, read in reads
-            ],
+            rows,
         )
+
+    def _store(
+        self, reads: list[tuple[_Work, FileRead]], next_id: int, candidates: list[Candidate]
+    ) -> int:
+        """Save the lines read from some files, all counted until ``_mark_counted`` marks the
+        few that lose to another copy; the next line id."""
         self.db.executemany(
             "INSERT OR REPLACE INTO skipped(file_id, offset, reason) VALUES (?, ?, ?)",
             [(w.file_id, s.offset, s.reason) for w, read in reads for s in read.skipped],
@@ -209,13 +215,13 @@ class Sync(Store):
         self.db.executemany(
             "INSERT INTO line(id, file_id, offset, ts, message_id, request_id, sidechain, model, "
             "speed, input, output, cache_write, cache_write_1h, cache_read, cost_usd, calc_cost, "
-            "cwd, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            "cwd, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
             rows,
         )
         return next_id
 
     def _mark_counted(
-        self, new: list[Candidate], touched: set[str], first_new: int, search_old: bool
+        self, new: list[Candidate], touched: set[str], search_old: bool
     ) -> int | None:
         """Mark which lines count, among the new ones and the old ones they may replace; the
         time of the oldest old line whose standing may have changed."""
@@ -228,12 +234,15 @@ class Sync(Store):
                 "SELECT MIN(l.ts) FROM wanted w JOIN line l ON l.message_id = w.message_id"
             ).fetchone()
         counted = select_counted([*existing, *new])
+        # New lines were stored as counted: mark the few that lose. Old ones are marked again.
         self.db.executemany(
-            "UPDATE line SET counted = 1 WHERE id = ?",
-            [(i,) for i in counted if i >= first_new],
+            "UPDATE line SET counted = 0 WHERE id = ?",
+            [(c.id,) for c in new if c.id not in counted],
         )
-        changed = [(c.id in counted, c.id) for c in existing]
-        self.db.executemany("UPDATE line SET counted = ? WHERE id = ?", changed)
+        self.db.executemany(
+            "UPDATE line SET counted = ? WHERE id = ?",
+            [(c.id in counted, c.id) for c in existing],
+        )
         return oldest if isinstance(oldest, int) else None
 
     # --- what changed since the last collect ----------------------------------------------
@@ -285,6 +294,21 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _file_row(w: _Work, read: FileRead) -> _FileRow:
+    """The ``file`` row of a file read: where it is and how far it was read."""
+    return (
+        w.file_id,
+        w.log.path,
+        w.log.project,
+        w.log.session_id,
+        w.stat.st_size,
+        w.stat.st_mtime_ns,
+        w.stat.st_ino,
+        read.end,
+        read.head if read.head is not None else w.head,
+    )
 
 
 def _head(path: str) -> bytes:
