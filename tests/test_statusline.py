@@ -220,6 +220,7 @@ def test_the_glance_draws_blocks_as_the_report_does(tree: Path) -> None:
     with Ledger(config.ledger_path()) as led:
         led.sync([tree])
         lines = led.usage_lines()
+    assert any(line.web_search_cost for line in lines)  # priced by the glance as by the reports
     db = ledger_glance.open_ledger(str(config.ledger_path()))
     assert db is not None
     instants = sorted({lines[i].ts + d for i in range(0, len(lines), 7) for d in (0, 3_600_000)})

@@ -12,7 +12,9 @@ import time
 
 HOUR_MS = 3_600_000
 BLOCK_MS = 5 * HOUR_MS
-_COST = "COALESCE(l.cost_usd, l.calc_cost)"  # the reports' default cost mode, auto
+# the reports' default cost mode, auto: a logged cost, else the tokens' and web searches' (at
+# pricing.WEB_SEARCH_USD each; a test holds the two equal)
+_COST = "COALESCE(l.cost_usd, l.calc_cost + l.web_search * 0.01)"
 _SESSION_FILES = "l.file_id IN (SELECT id FROM file WHERE session_id = ?)"
 
 

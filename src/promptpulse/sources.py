@@ -149,6 +149,10 @@ class _CacheCreation(msgspec.Struct):
     ephemeral_1h_input_tokens: int = 0
 
 
+class _ServerToolUse(msgspec.Struct):
+    web_search_requests: int | None = None
+
+
 class _Usage(msgspec.Struct):
     input_tokens: int
     output_tokens: int
@@ -156,6 +160,7 @@ class _Usage(msgspec.Struct):
     cache_read_input_tokens: int = 0
     cache_creation: _CacheCreation | None = None
     speed: str | UnsetType = UNSET
+    server_tool_use: _ServerToolUse | None = None
 
 
 class _Message(msgspec.Struct):
@@ -197,6 +202,7 @@ class UsageLine(NamedTuple):
     cache_read_tokens: int
     cost_usd: float | None
     cwd: str
+    web_search_requests: int = 0
 
 
 class Skipped(NamedTuple):
@@ -245,6 +251,7 @@ def parse_line(raw: bytes | memoryview, offset: int) -> UsageLine | Skipped | No
     else:
         write_1h = 0
         write = usage.cache_creation_input_tokens
+    tools = usage.server_tool_use
     return UsageLine(
         offset,
         ts,
@@ -260,6 +267,7 @@ def parse_line(raw: bytes | memoryview, offset: int) -> UsageLine | Skipped | No
         usage.cache_read_input_tokens,
         rec.costUSD if isinstance(rec.costUSD, float) else None,
         rec.cwd if isinstance(rec.cwd, str) else "",
+        (tools.web_search_requests or 0) if tools is not None else 0,
     )
 
 
