@@ -93,14 +93,27 @@ class Tokens:
     output: int = 0
     cache_write: int = 0
     cache_read: int = 0
-    cost: float = 0.0
+    cost: float = 0.0  # web search included
+    web_search: int = 0  # requests
+    web_search_cost: float = 0.0
 
-    def add(self, i: int, o: int, cw: int, cr: int, cost: float) -> None:
+    def add(
+        self,
+        i: int,
+        o: int,
+        cw: int,
+        cr: int,
+        cost: float,
+        searches: int = 0,
+        search_cost: float = 0,
+    ) -> None:
         self.input += int(i or 0)
         self.output += int(o or 0)
         self.cache_write += int(cw or 0)
         self.cache_read += int(cr or 0)
         self.cost += float(cost or 0)
+        self.web_search += int(searches or 0)
+        self.web_search_cost += float(search_cost or 0)
 
     @property
     def total(self) -> int:
@@ -233,14 +246,15 @@ def overview(
     active: ActiveBlock | None,
     by_session_start: bool = False,
 ) -> Overview:
-    """From (date, model, input, output, cache write, cache read, cost) rows."""
+    """From (date, model, input, output, cache write, cache read, cost[, web search requests,
+    web search cost]) rows; ``totals.web_search_cost`` is the period's web search cost."""
     totals = Tokens()
     by_model: dict[str, Tokens] = defaultdict(Tokens)
     by_day: dict[dt.date, dict[str, Tokens]] = defaultdict(lambda: defaultdict(Tokens))
-    for day, model, i, o, cw, cr, cost in rows:
-        totals.add(i, o, cw, cr, cost)
-        by_model[model].add(i, o, cw, cr, cost)
-        by_day[day][model].add(i, o, cw, cr, cost)
+    for day, model, i, o, cw, cr, cost, *web in rows:
+        totals.add(i, o, cw, cr, cost, *web)
+        by_model[model].add(i, o, cw, cr, cost, *web)
+        by_day[day][model].add(i, o, cw, cr, cost, *web)
     days = _days(period, by_day)
     models = sorted(by_model, key=lambda m: -by_model[m].cost)
     donut = Chart(
@@ -326,11 +340,11 @@ def overview(
 
 
 def rows_by_session_start(rows: Iterable[Sequence[Any]], zone: ZoneInfo) -> list[tuple[Any, ...]]:
-    """Session rows (project, first activity, model, tokens…, cost) as daily rows, each session
-    on the local day it started."""
+    """Session rows (project, first activity, model, tokens…, cost, web search…) as daily rows,
+    each session on the local day it started."""
     return [
-        (first.astimezone(zone).date(), model, i, o, cw, cr, cost)
-        for _project, first, model, i, o, cw, cr, cost in rows
+        (first.astimezone(zone).date(), model, i, o, cw, cr, cost, *web)
+        for _project, first, model, i, o, cw, cr, cost, *web in rows
     ]
 
 
@@ -483,7 +497,7 @@ def projects(
     models: dict[str, dict[str, Tokens]] = defaultdict(lambda: defaultdict(Tokens))
     sessions: dict[str, set[dt.datetime]] = defaultdict(set)
     by_day: dict[dt.date, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for project, first, model, i, o, cw, cr, cost in rows:
+    for project, first, model, i, o, cw, cr, cost, *_web in rows:
         name = project or "(unnamed)"
         usage[name].add(i, o, cw, cr, cost)
         models[name][model].add(i, o, cw, cr, cost)
