@@ -2,7 +2,8 @@
 
 ``assistant(...)`` makes one assistant line; ``response(...)`` the several streaming lines of one
 API response; ``generate(...)`` a whole random but reproducible tree with subagents, progress
-records and (optionally) the patterns where ccusage's reports disagree with each other.
+records, web searches and (optionally) the patterns where ccusage's reports disagree with each
+other.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def assistant(
     session: str = "s1",
     text: str = "ok",
     with_cache_creation: bool = True,
+    web_search: int | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     usage: dict[str, Any] = {
@@ -60,6 +62,8 @@ def assistant(
         "output_tokens": output,
         "service_tier": "standard",
     }
+    if web_search is not None:  # as Claude Code logs server tools' use
+        usage["server_tool_use"] = {"web_search_requests": web_search, "web_fetch_requests": 0}
     if with_cache_creation:
         usage["cache_creation"] = {
             "ephemeral_5m_input_tokens": cache_write - cache_1h,
@@ -176,12 +180,15 @@ class TreeSpec:
     disagreeing_patterns: bool = False  # /btw replays and chunks without requestId
     bad_lines: bool = True
     long_context: float = 0.03  # share of requests with a prompt over 200k tokens
+    web_search: float = 0.08  # share of requests that searched the web (1 to 5 searches)
 
 
 def generate(root: Path, spec: TreeSpec | None = None, seed: int = 1) -> list[Path]:
     """A realistic tree under ``root/projects``; returns the files written."""
     spec = spec or TreeSpec()
     rnd = random.Random(seed)
+    # web searches drawn apart, so that a seed's tree is otherwise the same as without them
+    searches = random.Random(seed * 7919 + 1)
     written = []
     for p in range(spec.projects):
         cwd = f"/home/dev/work/project.{p}" if p % 2 else f"/home/dev/project-{p}"
@@ -217,6 +224,11 @@ def generate(root: Path, spec: TreeSpec | None = None, seed: int = 1) -> list[Pa
                     kw["cache_read"] = 210_000  # a long-context request
                 if rnd.random() < 0.05:
                     kw["cost_usd"] = round(rnd.random(), 6)
+                roll = searches.random()
+                if roll < spec.web_search:
+                    kw["web_search"] = searches.randrange(1, 6)
+                elif roll < 0.5:
+                    kw["web_search"] = 0
                 msg, req = f"msg_{p}_{s}_{r}", f"req_{p}_{s}_{r}"
                 main.append(
                     user(

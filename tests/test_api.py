@@ -153,6 +153,53 @@ def test_upload_then_aggregate_in_ccusage_shape(client: TestClient[Any]) -> None
     assert doc["totals"]["totalCost"] == 3.75
 
 
+def test_web_searches_are_stored_and_shown_and_count_in_the_cost(client: TestClient[Any]) -> None:
+    """A cost includes its web search cost, as the collector sends it; a row without the
+    fields (an older collector) has none."""
+    key = signup(client)
+    searched = breakdown("claude-opus-4-6", cost=2.05) | {
+        "webSearchRequests": 5,
+        "webSearchCost": 0.05,
+    }
+    days = {"2026-03-01": [searched, breakdown("claude-haiku-4-5")]}
+    sessions = [session("s1", "alpha", "2026-03-01T10:00:00Z")]
+    sessions[0]["modelBreakdowns"][0] |= {"webSearchRequests": 2, "webSearchCost": 0.02}
+    block = {
+        "startTime": "2026-03-01T09:00:00Z",
+        "endTime": "2026-03-01T14:00:00Z",
+        "entries": 3,
+        "costUSD": 2.0,
+        "webSearchRequests": 3,
+        "webSearchCost": 0.03,
+    }
+    r = client.post(
+        "/api/v1/uploads", headers=key, json=batch(days=days, sessions=sessions, blocks=[block])
+    )
+    assert r.status_code == 201, r.text
+    doc = aggregate(client, key)
+    (day,) = doc["daily"]
+    assert (day["webSearchRequests"], day["webSearchCost"], day["totalCost"]) == (5, 0.05, 3.55)
+    opus, haiku = day["modelBreakdowns"]
+    assert (opus["webSearchRequests"], opus["webSearchCost"]) == (5, 0.05)
+    assert (haiku["webSearchRequests"], haiku["webSearchCost"]) == (0, 0.0)
+    assert (doc["totals"]["webSearchRequests"], doc["totals"]["webSearchCost"]) == (5, 0.05)
+    assert doc["totals"]["totalCost"] == 3.55
+    (got,) = client.get("/api/usage/sessions", headers=key).json()["sessions"]
+    assert (got["webSearchRequests"], got["webSearchCost"]) == (2, 0.02)
+    (b,) = client.get("/api/usage/blocks", headers=key).json()["blocks"]
+    assert (b["webSearchRequests"], b["webSearchCost"], b["costUSD"]) == (3, 0.03, 2.0)
+    # an older collector's row: no fields, none stored
+    old = batch("b2", days={"2026-03-02": [breakdown("claude-opus-4-6")]})
+    assert client.post("/api/v1/uploads", headers=key, json=old).status_code == 201
+    day2 = aggregate(client, key, since="2026-03-02")["daily"][0]
+    assert (day2["webSearchRequests"], day2["webSearchCost"]) == (0, 0.0)
+    # bounded like every count and cost
+    for field, value in [("webSearchRequests", -1), ("webSearchCost", 1e10)]:
+        bad_days = {"2026-03-03": [breakdown("claude-opus-4-6") | {field: value}]}
+        bad = client.post("/api/v1/uploads", headers=key, json=batch("b3", days=bad_days))
+        assert bad.status_code == 400 and field in bad.text, bad.text
+
+
 def test_same_batch_twice_changes_nothing(client: TestClient[Any]) -> None:
     key = signup(client)
     client.post("/api/v1/uploads", headers=key, json=batch())

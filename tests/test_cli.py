@@ -89,6 +89,33 @@ def test_tables_render_with_breakdown(root: Path) -> None:
         assert "Claude Code usage" in res.stdout
 
 
+def test_web_searches_have_their_column_and_fields_and_count_in_the_cost(tmp_path: Path) -> None:
+    root = tmp_path / "claude"
+    lines = [
+        *response(T, "m1", "r1", 2, model="claude-opus-4-6", input=1, output=50, web_search=3),
+        assistant(T + timedelta(hours=1), "m2", "r2", "claude-opus-4-6", web_search=0),
+    ]
+    write(root / "projects" / "-home-u-proj" / "s1.jsonl", lines)
+    tokens_only = 1 * 5e-6 + 50 * 25e-6 + 10 * 5e-6 + 20 * 25e-6  # opus 4.6: $5 / $25 per MTok
+    doc = json.loads(run("report", "daily", "--json", "--timezone", "UTC", root=root).stdout)
+    (day,) = doc["daily"]
+    assert (day["webSearchRequests"], day["webSearchCost"]) == (3, pytest.approx(0.03))
+    assert day["totalCost"] == pytest.approx(tokens_only + 0.03)
+    (model,) = day["modelBreakdowns"]
+    assert (model["webSearchRequests"], model["cost"]) == (3, pytest.approx(tokens_only + 0.03))
+    assert doc["totals"]["webSearchCost"] == pytest.approx(0.03)
+    for report in ["session", "blocks"]:
+        doc = json.loads(run("report", report, "--json", root=root).stdout)
+        (row,) = doc["sessions" if report == "session" else "blocks"]
+        assert row["webSearchRequests"] == 3 and row["webSearchCost"] == pytest.approx(0.03)
+    for report in ["daily", "weekly", "monthly", "session", "blocks"]:
+        table = run("report", report, "--timezone", "UTC", root=root).stdout
+        assert "Web Search" in table and "$0.03" in table, table
+    # without web searches, no column
+    write(root / "projects" / "-home-u-proj" / "s1.jsonl", lines[-1:])
+    assert "Web Search" not in run("report", "daily", root=root).stdout
+
+
 def test_blocks_json_and_session_json(root: Path) -> None:
     blocks = json.loads(run("report", "blocks", "--json", root=root).stdout)["blocks"]
     assert [b["isGap"] for b in blocks] == [False, True, False]

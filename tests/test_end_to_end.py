@@ -107,6 +107,8 @@ def same_days(server_doc: dict[str, Any], local_doc: dict[str, Any]) -> None:
                         m["outputTokens"],
                         m["cacheCreationTokens"],
                         m["cacheReadTokens"],
+                        m["webSearchRequests"],
+                        round(m["webSearchCost"], 9),
                     )
                     for m in d["modelBreakdowns"]
                 ),
@@ -133,6 +135,7 @@ def test_login_collect_and_the_server_equals_the_local_report(
     assert first.returncode == 0, first.stderr
     assert "Sent" in first.stdout
     local = json.loads(pp(user_env, "report", "daily", "--json").stdout)
+    assert local["totals"]["webSearchCost"] > 0  # web searches reach the server too
     same_days(server_daily(server, user_env), local)
 
     again = pp(user_env, "collect")

@@ -403,6 +403,7 @@ def test_a_ledger_of_schema_1_is_migrated_and_keeps_its_history(root: Path, tmp_
         # what promptpulse wrote before plan limits: no limit_reading table, schema 1
         led.db.execute("DROP TABLE limit_reading")
         led.db.execute("DROP INDEX file_session")
+        led.db.execute("ALTER TABLE line DROP COLUMN web_search")
         led.db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     with Ledger(path) as led:
         assert led.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[
@@ -416,6 +417,71 @@ def test_a_ledger_of_schema_1_is_migrated_and_keeps_its_history(root: Path, tmp_
 
         assert led.add_reading(Reading(1, 10.0, 2))
         assert led.readings() == [Reading(1, 10.0, 2)]
+
+
+def test_a_ledger_of_schema_3_gains_web_searches_by_reading_its_files_again(
+    root: Path, tmp_path: Path
+) -> None:
+    """Schema 4 counts web searches: the files still there are read again at the next sync (so
+    their searches are counted), a deleted transcript's lines stay, with no searches."""
+    kept = write(
+        root / "projects" / "p" / "kept.jsonl",
+        response(T, "m1", "r1", 2, output=70, web_search=3),
+    )
+    gone = write(
+        root / "projects" / "p" / "gone.jsonl",
+        response(T + timedelta(days=1), "m2", "r2", 2, output=50, web_search=2),
+    )
+    path = tmp_path / "old.sqlite3"
+    with Ledger(path) as led:
+        led.sync([root])
+        # what promptpulse wrote before web searches: no web_search column, schema 3
+        led.db.execute("ALTER TABLE line DROP COLUMN web_search")
+        led.db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    gone.unlink()
+    with Ledger(path) as led:
+        assert led._schema_version() == 4
+        before = led.usage_by_day(UTC, "calculate")
+        assert [(r.output_tokens, r.web_search_requests) for r in before] == [(70, 0), (50, 0)]
+        led.sync([root])
+        after = led.usage_by_day(UTC, "calculate")
+        # the kept file's lines were read again, with their searches; the deleted one's stay
+        assert [(r.output_tokens, r.web_search_requests) for r in after] == [(70, 3), (50, 0)]
+        assert after[0].web_search_cost == pytest.approx(0.03)
+        assert after[0].cost == pytest.approx(before[0].cost + 0.03)
+        assert led.stats()["responses"] == 2
+        led.mark_collected(led.changes_since_collect("basis")[1], "basis")
+        led.sync([root])  # read once: nothing changes any more
+        assert led.changes_since_collect("basis")[0] is None
+    assert kept.exists()
+
+
+def test_web_searches_are_priced_in_every_report_and_mode(root: Path, led: Ledger) -> None:
+    write(root / "projects" / "p" / "a.jsonl", response(T, "m1", "r1", 3, web_search=4))
+    logged = assistant(T + timedelta(minutes=1), "m2", "r2", cost_usd=0.5, web_search=2)
+    write(root / "projects" / "p" / "b.jsonl", [logged])
+    led.sync([root])
+    for mode, requests, web_cost in [
+        ("calculate", 6, 0.06),
+        ("auto", 6, 0.04),  # a logged costUSD is the line's whole cost
+        ("display", 6, 0.0),
+    ]:
+        (day,) = led.usage_by_day(UTC, mode)  # type: ignore[arg-type]
+        assert day.web_search_requests == requests
+        assert day.web_search_cost == pytest.approx(web_cost)
+        lines = led.usage_lines(mode)  # type: ignore[arg-type]
+        assert sum(x.web_search_cost for x in lines) == pytest.approx(web_cost)
+        assert sum(x.cost for x in lines) == pytest.approx(day.cost)
+        sessions = led.usage_by_session(mode)  # type: ignore[arg-type]
+        assert sum(x.web_search_requests for x in sessions) == requests
+    token_cost = led.usage_by_day(UTC, "calculate")[0].cost - 0.06
+    (auto,) = led.usage_by_day(UTC, "auto")
+    # auto: the logged line at its logged cost, the other at its tokens' cost and 4 searches
+    a_tokens = (
+        token_cost
+        - led.db.execute("SELECT calc_cost FROM line WHERE cost_usd IS NOT NULL").fetchone()[0]
+    )
+    assert auto.cost == pytest.approx(a_tokens + 0.04 + 0.5)
 
 
 def test_syncing_some_files_leaves_the_others_alone(root: Path, led: Ledger) -> None:

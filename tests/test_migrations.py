@@ -121,3 +121,39 @@ def test_upgrading_to_teams_makes_the_oldest_account_admin_and_puts_sharers_in_e
             assert conn.execute(text("SELECT count(*) FROM membership")).scalar() == 2
     finally:
         engine.dispose()
+
+
+def test_upgrading_to_web_search_keeps_usage_rows_with_none(tmp_path: object) -> None:
+    from sqlalchemy import text
+
+    engine = db.make_engine(f"sqlite:///{tmp_path}/before-web-search.sqlite3")
+    try:
+        db.migrate(engine, "0011")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO user_account (username, display_name, created_at, "
+                    "leaderboard_opt_in, timezone) VALUES ('old', 'Old', '2026-01-01', 0, 'UTC')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO machine (user_id, machine_key, hostname, first_seen, last_seen) "
+                    "VALUES (1, 'm', 'm', '2026-01-01', '2026-01-01')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO daily_usage (machine_id, date, model, input_tokens, "
+                    "output_tokens, cache_creation_tokens, cache_read_tokens, cost, uploaded_at) "
+                    "VALUES (1, '2026-01-01', 'm', 1, 2, 3, 4, 1.5, '2026-01-01')"
+                )
+            )
+        db.migrate(engine)
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT cost, web_search_requests, web_search_cost FROM daily_usage")
+            ).one()
+        assert tuple(row) == (1.5, 0, 0.0)
+    finally:
+        engine.dispose()

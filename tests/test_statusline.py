@@ -220,6 +220,7 @@ def test_the_glance_draws_blocks_as_the_report_does(tree: Path) -> None:
     with Ledger(config.ledger_path()) as led:
         led.sync([tree])
         lines = led.usage_lines()
+    assert any(line.web_search_cost for line in lines)  # priced by the glance as by the reports
     db = ledger_glance.open_ledger(str(config.ledger_path()))
     assert db is not None
     instants = sorted({lines[i].ts + d for i in range(0, len(lines), 7) for d in (0, 3_600_000)})
@@ -423,3 +424,36 @@ def test_importing_the_statusline_leaves_the_ledger_package_out() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_a_ledger_of_an_older_schema_is_read_as_none_until_migrated(tree: Path) -> None:
+    """Right after an upgrade the ledger still has the old schema (no ``line.web_search``):
+    the real command draws the line without the ledger's figures, not the failure fallback, and
+    its background sync migrates the ledger for the next message."""
+    doc = claude_json(transcript_path=transcript(tree))
+    assert "today" in run_line(doc, "--fresh", "--no-color")
+    old = sqlite3.connect(config.ledger_path())
+    with old:
+        old.execute("ALTER TABLE line DROP COLUMN web_search")
+        old.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    old.close()
+    env = {"CLAUDE_CONFIG_DIR": str(tree)}
+    first = command(json.dumps(doc).encode(), "--no-color", env=env)
+    assert (first.returncode, first.stderr) == (0, b"")
+    assert first.stdout.decode().startswith("Opus 4.6 | $1.25 session") and "5h 42%" in (
+        first.stdout.decode()
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the detached child migrates the ledger
+        migrated = ledger_glance.open_ledger(str(config.ledger_path()))
+        if migrated is not None:
+            migrated.close()
+            break
+        time.sleep(0.1)
+    assert "today" in run_line(doc, "--no-color")
+
+
+def test_the_glance_reads_the_ledgers_schema() -> None:
+    from promptpulse.ledger import schema
+
+    assert ledger_glance.SCHEMA_VERSION == schema.SCHEMA_VERSION

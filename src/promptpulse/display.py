@@ -34,16 +34,26 @@ def count(value: int) -> str:
     return f"{value:,}"
 
 
-def _token_cells(t: Tokens, layout: Layout = "full") -> list[str]:
+def _columns(layout: Layout, web_search: bool) -> tuple[str, ...]:
+    """The number columns of a layout; the full one shows the web search cost before the cost
+    (which includes it) when the report has web searches."""
+    names = _TOKEN_COLUMNS[layout]
+    if web_search and layout == "full":
+        return (*names[:-1], "Web Search", names[-1])
+    return names
+
+
+def _token_cells(t: Tokens, layout: Layout = "full", web_search: bool = False) -> list[str]:
     cells = {
         "Input": count(t.input),
         "Output": count(t.output),
         "Cache Write": count(t.cache_write),
         "Cache Read": count(t.cache_read),
         "Total": count(t.total),
+        "Web Search": money(t.web_search_cost),
         "Cost": money(t.cost),
     }
-    return [cells[name] for name in _TOKEN_COLUMNS[layout]]
+    return [cells[name] for name in _columns(layout, web_search)]
 
 
 def _short_model(name: str) -> str:
@@ -54,13 +64,15 @@ def _models_cell(u: Usage) -> str:
     return "\n".join(f"- {_short_model(m)}" for m in u.models_used())
 
 
-def _table(title: str, first: list[str], layout: Layout, models: bool = True) -> Table:
+def _table(
+    title: str, first: list[str], layout: Layout, models: bool = True, web_search: bool = False
+) -> Table:
     table = Table(title=title, box=box.ROUNDED, header_style="bold cyan", show_footer=False)
     for name in first:
         table.add_column(name, no_wrap=name != "Project", overflow="fold")
     if models:
         table.add_column("Models", overflow="fold")
-    for name in _TOKEN_COLUMNS[layout]:
+    for name in _columns(layout, web_search):
         table.add_column(name, justify="right", no_wrap=True)
     return table
 
@@ -70,13 +82,13 @@ def _moment_format(layout: Layout) -> str:
     return "%Y-%m-%d\n%H:%M" if layout == "narrow" else "%Y-%m-%d %H:%M"
 
 
-def _add_breakdown(table: Table, u: Usage, lead: int, layout: Layout) -> None:
+def _add_breakdown(table: Table, u: Usage, lead: int, layout: Layout, web_search: bool) -> None:
     for model, t in u.breakdown():
         table.add_row(
             *([""] * (lead - 1)),
             f"  └ {_short_model(model)}",
             "",
-            *_token_cells(t, layout),
+            *_token_cells(t, layout, web_search),
             style="dim",
         )
 
@@ -92,16 +104,17 @@ def period_table(
 ) -> Table:
     """One row per period; the row whose key is ``highlight`` (today, in a live view) stands
     out."""
-    table = _table(title, [label], layout)
+    web = total.web_search > 0
+    table = _table(title, [label], layout, web_search=web)
     for p in rows:
         style = "bold green" if p.key == highlight else None
         key = f"{p.key} (today)" if p.key == highlight else p.key
-        cells = _token_cells(p.usage.totals, layout)
+        cells = _token_cells(p.usage.totals, layout, web)
         table.add_row(key, _models_cell(p.usage), *cells, style=style)
         if breakdown:
-            _add_breakdown(table, p.usage, 1, layout)
+            _add_breakdown(table, p.usage, 1, layout, web)
     table.add_section()
-    table.add_row("Total", "", *_token_cells(total, layout), style="bold yellow")
+    table.add_row("Total", "", *_token_cells(total, layout, web), style="bold yellow")
     return table
 
 
@@ -113,7 +126,8 @@ def session_table(
     from datetime import datetime
 
     models = layout != "narrow" or breakdown
-    table = _table("Claude Code usage by session", ["Session", "Project"], layout, models)
+    web = total.web_search > 0
+    table = _table("Claude Code usage by session", ["Session", "Project"], layout, models, web)
     table.add_column("Last\nActivity" if layout == "narrow" else "Last Activity", no_wrap=True)
     for s in rows:
         last = datetime.fromtimestamp(s.last_ts / 1000, tz).strftime(_moment_format(layout))
@@ -121,14 +135,14 @@ def session_table(
             s.session_id[:8] + ("…" if len(s.session_id) > 8 else ""),
             s.project,
             *([_models_cell(s.usage)] if models else []),
-            *_token_cells(s.usage.totals, layout),
+            *_token_cells(s.usage.totals, layout, web),
             last,
         )
         if breakdown:
-            _add_breakdown(table, s.usage, 2, layout)
+            _add_breakdown(table, s.usage, 2, layout, web)
     table.add_section()
     lead = ["Total", "", ""] if models else ["Total", ""]
-    table.add_row(*lead, *_token_cells(total, layout), "", style="bold yellow")
+    table.add_row(*lead, *_token_cells(total, layout, web), "", style="bold yellow")
     return table
 
 
@@ -143,6 +157,7 @@ def block_table(
         title="Claude Code usage by 5-hour block", box=box.ROUNDED, header_style="bold cyan"
     )
     models = layout == "full"
+    web = models and any(b.usage.totals.web_search for b in rows)
     table.add_column("Block\nStart" if layout == "narrow" else "Block Start", no_wrap=True)
     table.add_column("Duration/Status", overflow="fold")
     if models:
@@ -150,6 +165,8 @@ def block_table(
     table.add_column("Tokens", justify="right", no_wrap=True)
     if token_limit:
         table.add_column("%", justify="right", no_wrap=True)
+    if web:
+        table.add_column("Web Search", justify="right", no_wrap=True)
     table.add_column("Cost", justify="right", no_wrap=True)
 
     def add(
@@ -160,15 +177,17 @@ def block_table(
         pct: str,
         cost: str,
         style: str | None,
+        web_cost: str = "",
     ) -> None:
         cells = [start, status, *([model_cell] if models else []), tokens]
-        table.add_row(*cells, *([pct] if token_limit else []), cost, style=style)
+        cells += [*([pct] if token_limit else []), *([web_cost] if web else [])]
+        table.add_row(*cells, cost, style=style)
 
     for b in rows:
         start = datetime.fromtimestamp(b.start / 1000, tz).strftime(_moment_format(layout))
         if b.is_gap:
             hours = (b.end - b.start) / 3_600_000
-            add(start, f"gap ({hours:.1f}h)", "", "-", "", "-", "dim")
+            add(start, f"gap ({hours:.1f}h)", "", "-", "", "-", "dim", "-")
             continue
         total = b.usage.totals.total
         if b.is_active:
@@ -186,6 +205,7 @@ def block_table(
             percent,
             money(b.usage.totals.cost),
             "bold green" if b.is_active else None,
+            money(b.usage.totals.web_search_cost),
         )
         if b.is_active and b.projection is not None and b.burn_rate is not None:
             projected = b.projection

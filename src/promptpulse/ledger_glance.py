@@ -12,8 +12,13 @@ import time
 
 HOUR_MS = 3_600_000
 BLOCK_MS = 5 * HOUR_MS
-_COST = "COALESCE(l.cost_usd, l.calc_cost)"  # the reports' default cost mode, auto
+# the reports' default cost mode, auto: a logged cost, else the tokens' and web searches' (at
+# pricing.WEB_SEARCH_USD each; a test holds the two equal)
+_COST = "COALESCE(l.cost_usd, l.calc_cost + l.web_search * 0.01)"
 _SESSION_FILES = "l.file_id IN (SELECT id FROM file WHERE session_id = ?)"
+# the ledger schema these reads are written for (ledger.schema.SCHEMA_VERSION; a test holds them
+# equal): an older ledger is read as none until the background sync has migrated it
+SCHEMA_VERSION = 4
 
 
 class Block:
@@ -29,10 +34,19 @@ class Block:
 
 
 def open_ledger(path: str) -> sqlite3.Connection | None:
-    """The ledger for reading, or None when there is none yet."""
+    """The ledger for reading, or None when there is none yet or its schema is not the one these
+    reads know (the sync that follows migrates it)."""
     if not os.path.exists(path):
         return None
-    return sqlite3.connect(path, timeout=0.2)
+    db = sqlite3.connect(path, timeout=0.2)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table yet: a ledger still being created
+        row = None
+    if row is None or int(row[0]) != SCHEMA_VERSION:
+        db.close()
+        return None
+    return db
 
 
 def session_cost(db: sqlite3.Connection, session_id: str) -> tuple[float, int]:

@@ -10,6 +10,9 @@ Long context: for models with a ``long_context`` entry, a request whose prompt (
 writes + cache reads) exceeds the threshold is billed entirely at the higher rate, as Anthropic
 bills it. (ccusage applies the higher rate per token kind only to the part above the threshold,
 so its costs differ on such requests.)
+
+Web search: each request (``usage.server_tool_use.web_search_requests``) costs ``WEB_SEARCH_USD``,
+whatever the model; the ledger keeps the count and the reports price it (``web_search_cost``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 UNKNOWN_MODEL_COST = 0.0
+WEB_SEARCH_USD = 10 / 1000  # per web search request: Anthropic's $10 per 1,000, every model
 SYNTHETIC_MODEL = "<synthetic>"
 _DATE_SUFFIX = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
 _VERSION_SUFFIX = re.compile(r"(?:-v\d+(?::\d+)?|@\d{8}|@latest)$")
@@ -175,6 +179,11 @@ def line_cost(
         + cache_read_tokens * rates.cache_read
     )
     return cost * price.fast_multiplier if fast else cost
+
+
+def web_search_cost(requests: int) -> float:
+    """Cost in USD of some web search requests."""
+    return requests * WEB_SEARCH_USD
 
 
 def prices_version() -> str:

@@ -1,8 +1,9 @@
 """Pure aggregation: daily, weekly, monthly, session and 5-hour-block reports.
 
 Inputs are rows of counted usage (``ledger.UsageRow`` / ``ledger.SessionRow``); outputs are plain
-dataclasses and, through the ``*_json`` functions, ccusage v20's JSON shapes. Nothing here reads a
-file or a database.
+dataclasses and, through the ``*_json`` functions, ccusage v20's JSON shapes, with
+``webSearchRequests`` and ``webSearchCost`` besides (a cost includes its web search cost). Nothing
+here reads a file or a database.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ class UsageRow(NamedTuple):
     output_tokens: int
     cache_write_tokens: int
     cache_read_tokens: int
-    cost: float
+    cost: float  # web search included
+    web_search_requests: int = 0
+    web_search_cost: float = 0.0
 
 
 class SessionRow(NamedTuple):
@@ -44,6 +47,8 @@ class SessionRow(NamedTuple):
     cache_write_tokens: int
     cache_read_tokens: int
     cost: float
+    web_search_requests: int = 0
+    web_search_cost: float = 0.0
 
 
 class DayRow(NamedTuple):
@@ -56,6 +61,8 @@ class DayRow(NamedTuple):
     cache_write_tokens: int
     cache_read_tokens: int
     cost: float
+    web_search_requests: int = 0
+    web_search_cost: float = 0.0
 
 
 @dataclass
@@ -64,7 +71,9 @@ class Tokens:
     output: int = 0
     cache_write: int = 0
     cache_read: int = 0
-    cost: float = 0.0
+    cost: float = 0.0  # web search included
+    web_search: int = 0  # requests
+    web_search_cost: float = 0.0
 
     @property
     def total(self) -> int:
@@ -76,6 +85,8 @@ class Tokens:
         self.cache_write += row.cache_write_tokens
         self.cache_read += row.cache_read_tokens
         self.cost += row.cost
+        self.web_search += row.web_search_requests
+        self.web_search_cost += row.web_search_cost
 
     def add_tokens(self, other: Tokens) -> None:
         self.input += other.input
@@ -83,6 +94,8 @@ class Tokens:
         self.cache_write += other.cache_write
         self.cache_read += other.cache_read
         self.cost += other.cost
+        self.web_search += other.web_search
+        self.web_search_cost += other.web_search_cost
 
 
 @dataclass
@@ -406,6 +419,8 @@ def _tokens_json(t: Tokens) -> dict[str, Any]:
         "outputTokens": t.output,
         "cacheCreationTokens": t.cache_write,
         "cacheReadTokens": t.cache_read,
+        "webSearchRequests": t.web_search,
+        "webSearchCost": t.web_search_cost,
     }
 
 
@@ -469,6 +484,8 @@ def blocks_json(rows: list[Block], token_limit: int | None = None) -> dict[str, 
             },
             "totalTokens": t.total,
             "costUSD": t.cost,
+            "webSearchRequests": t.web_search,
+            "webSearchCost": t.web_search_cost,
             "models": b.usage.models_used(),
             "burnRate": None,
             "projection": None,

@@ -150,6 +150,10 @@ class _CacheCreation(msgspec.Struct):
     ephemeral_1h_input_tokens: int = 0
 
 
+class _ServerToolUse(msgspec.Struct):
+    web_search_requests: int | None = None
+
+
 class _Usage(msgspec.Struct):
     input_tokens: int
     output_tokens: int
@@ -157,6 +161,7 @@ class _Usage(msgspec.Struct):
     cache_read_input_tokens: int = 0
     cache_creation: _CacheCreation | None = None
     speed: str | UnsetType = UNSET
+    server_tool_use: _ServerToolUse | None = None
 
 
 class _Message(msgspec.Struct):
@@ -198,6 +203,7 @@ class UsageLine(NamedTuple):
     cache_read_tokens: int
     cost_usd: float | None
     cwd: str
+    web_search_requests: int = 0
 
 
 _new_line = tuple.__new__  # builds a UsageLine without the keyword-handling constructor
@@ -253,6 +259,7 @@ def parse_line(raw: bytes | memoryview, offset: int) -> UsageLine | Skipped | No
         write_1h = 0
         write = usage.cache_creation_input_tokens
     mid, rid, model, cost, cwd = msg.id, rec.requestId, msg.model, rec.costUSD, rec.cwd
+    tools = usage.server_tool_use
     return _new_line(
         UsageLine,
         (
@@ -270,6 +277,7 @@ def parse_line(raw: bytes | memoryview, offset: int) -> UsageLine | Skipped | No
             usage.cache_read_input_tokens,
             None if cost is UNSET else cost,
             "" if cwd is UNSET else cwd,
+            (tools.web_search_requests or 0) if tools is not None else 0,
         ),
     )
 

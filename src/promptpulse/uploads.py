@@ -1,5 +1,8 @@
 """What ``collect`` sends: the server's rows built from the local reports, and which of them
-changed since the server last acknowledged them. Pure functions."""
+changed since the server last acknowledged them. Pure functions.
+
+A cost includes its web search cost; ``webSearchRequests`` and ``webSearchCost`` are sent only
+for a model (or block) that has web searches."""
 
 from __future__ import annotations
 
@@ -10,11 +13,19 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 from promptpulse.limits import Reading
-from promptpulse.reports import Block, PeriodUsage, SessionUsage, Usage, iso_ms
+from promptpulse.reports import Block, PeriodUsage, SessionUsage, Tokens, Usage, iso_ms
 
 Kind = Literal["daily", "sessions", "blocks", "limits", "plan"]
 KINDS: tuple[Kind, ...] = ("daily", "sessions", "blocks", "limits", "plan")
 BATCH_ROWS = 2000
+
+
+def _web_search(t: Tokens) -> dict[str, Any]:
+    """A row's web search fields, only when it has some: a row without any is sent as before
+    (its digest unchanged, so it is not sent again)."""
+    if not t.web_search:
+        return {}
+    return {"webSearchRequests": t.web_search, "webSearchCost": t.web_search_cost}
 
 
 def _breakdowns(u: Usage) -> list[dict[str, Any]]:
@@ -26,6 +37,7 @@ def _breakdowns(u: Usage) -> list[dict[str, Any]]:
             "cacheCreationTokens": t.cache_write,
             "cacheReadTokens": t.cache_read,
             "cost": t.cost,
+            **_web_search(t),
         }
         for m, t in u.breakdown()
     ]
@@ -83,6 +95,7 @@ def block_rows(blocks: Iterable[Block]) -> dict[str, dict[str, Any]]:
                 "cacheCreationInputTokens": t.cache_write,
                 "cacheReadInputTokens": t.cache_read,
             },
+            **_web_search(t),
         }
     return out
 

@@ -184,7 +184,9 @@ ZoneParam = Annotated[
 # --- shaping -----------------------------------------------------------------------------------
 
 
-def _breakdown(model: str, i: int, o: int, cw: int, cr: int, cost: float) -> schemas.ModelBreakdown:
+def _breakdown(
+    model: str, i: int, o: int, cw: int, cr: int, cost: float, searches: int, search_cost: float
+) -> schemas.ModelBreakdown:
     return schemas.ModelBreakdown(
         model_name=model,
         input_tokens=i,
@@ -192,6 +194,8 @@ def _breakdown(model: str, i: int, o: int, cw: int, cr: int, cost: float) -> sch
         cache_creation_tokens=cw,
         cache_read_tokens=cr,
         cost=cost,
+        web_search_requests=searches,
+        web_search_cost=search_cost,
     )
 
 
@@ -211,13 +215,26 @@ def _daily_row(day: dt.date, models: list[schemas.ModelBreakdown]) -> schemas.Da
         total_cost=sum(m.cost for m in models),
         models_used=[m.model_name for m in models if m.model_name != "<synthetic>"],
         model_breakdowns=[m for m in models if m.model_name != "<synthetic>"],
+        web_search_requests=sum(m.web_search_requests for m in models),
+        web_search_cost=sum(m.web_search_cost for m in models),
     )
 
 
 def daily_report(rows: list[Any]) -> schemas.DailyReport:
     by_day: dict[dt.date, list[schemas.ModelBreakdown]] = defaultdict(list)
-    for day, model, i, o, cw, cr, cost in rows:
-        by_day[day].append(_breakdown(model, int(i), int(o), int(cw), int(cr), float(cost)))
+    for day, model, i, o, cw, cr, cost, searches, search_cost in rows:
+        by_day[day].append(
+            _breakdown(
+                model,
+                int(i),
+                int(o),
+                int(cw),
+                int(cr),
+                float(cost),
+                int(searches),
+                float(search_cost),
+            )
+        )
     daily = [_daily_row(day, models) for day, models in sorted(by_day.items())]
     totals = schemas.Totals(
         input_tokens=sum(d.input_tokens for d in daily),
@@ -226,6 +243,8 @@ def daily_report(rows: list[Any]) -> schemas.DailyReport:
         cache_read_tokens=sum(d.cache_read_tokens for d in daily),
         total_tokens=sum(d.total_tokens for d in daily),
         total_cost=sum(d.total_cost for d in daily),
+        web_search_requests=sum(d.web_search_requests for d in daily),
+        web_search_cost=sum(d.web_search_cost for d in daily),
     )
     return schemas.DailyReport(daily=daily, totals=totals)
 
@@ -239,6 +258,8 @@ def _session_row(usages: list[SessionUsage]) -> schemas.SessionRow:
             u.cache_creation_tokens,
             u.cache_read_tokens,
             u.cost,
+            u.web_search_requests,
+            u.web_search_cost,
         )
         for u in usages
     ]
@@ -257,6 +278,8 @@ def _session_row(usages: list[SessionUsage]) -> schemas.SessionRow:
         cache_read_tokens=day.cache_read_tokens,
         total_tokens=day.total_tokens,
         total_cost=day.total_cost,
+        web_search_requests=day.web_search_requests,
+        web_search_cost=day.web_search_cost,
     )
 
 
@@ -750,6 +773,8 @@ def blocks(
                 + b.cache_creation_tokens
                 + b.cache_read_tokens,
                 cost_usd=b.cost,
+                web_search_requests=b.web_search_requests,
+                web_search_cost=b.web_search_cost,
                 models=list(b.models),
             )
             for b in rows

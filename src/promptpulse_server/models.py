@@ -123,7 +123,9 @@ class DailyUsage(Base):
     output_tokens: Mapped[int] = mapped_column(BigInteger)
     cache_creation_tokens: Mapped[int] = mapped_column(BigInteger)
     cache_read_tokens: Mapped[int] = mapped_column(BigInteger)
-    cost: Mapped[float] = mapped_column(Float)
+    cost: Mapped[float] = mapped_column(Float)  # web search included
+    web_search_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    web_search_cost: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
@@ -148,7 +150,9 @@ class SessionUsage(Base):
     output_tokens: Mapped[int] = mapped_column(BigInteger)
     cache_creation_tokens: Mapped[int] = mapped_column(BigInteger)
     cache_read_tokens: Mapped[int] = mapped_column(BigInteger)
-    cost: Mapped[float] = mapped_column(Float)
+    cost: Mapped[float] = mapped_column(Float)  # web search included
+    web_search_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    web_search_cost: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
@@ -172,7 +176,9 @@ class BlockUsage(Base):
     output_tokens: Mapped[int] = mapped_column(BigInteger)
     cache_creation_tokens: Mapped[int] = mapped_column(BigInteger)
     cache_read_tokens: Mapped[int] = mapped_column(BigInteger)
-    cost: Mapped[float] = mapped_column(Float)
+    cost: Mapped[float] = mapped_column(Float)  # web search included
+    web_search_requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    web_search_cost: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     models: Mapped[list[str]] = mapped_column(JSON)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -5,7 +5,9 @@ request outside them is refused with a 400 that names the field, before anything
 
 - token counts are whole numbers from 0 to ``MAX_TOKENS`` per row, entries up to
   ``MAX_ENTRIES``: a century of rows at the limit, summed, fits a 64-bit integer many times;
-- costs are finite, from 0 to ``MAX_COST`` US dollars per row;
+- costs are finite, from 0 to ``MAX_COST`` US dollars per row (a cost includes its web search
+  cost, ``webSearchCost``); web search requests up to ``MAX_ENTRIES`` per row, 0 when a client
+  (an older collector, ccusage) does not send them;
 - days and instants fall between ``FIRST_DAY`` and ``LAST_DAY``;
 - strings have a maximum length and no NUL character (PostgreSQL cannot store one);
 - a model appears once per row;
@@ -33,6 +35,7 @@ LAST_DAY = dt.date(2100, 12, 31)
 NO_NUL = r"^[^\x00]*$"
 
 Count = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
+Searches = Annotated[int, Meta(ge=0, le=MAX_ENTRIES)]  # web search requests per row
 Entries = Annotated[int, Meta(ge=0, le=MAX_ENTRIES)]
 Money = Annotated[float, Meta(ge=0, le=MAX_COST)]
 Username = Annotated[str, Meta(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -77,7 +80,9 @@ class ModelBreakdown(Camel):
     output_tokens: Count = 0
     cache_creation_tokens: Count = 0
     cache_read_tokens: Count = 0
-    cost: Money = 0.0
+    cost: Money = 0.0  # web search included
+    web_search_requests: Searches = 0
+    web_search_cost: Money = 0.0
 
 
 class DailyRow(Camel):
@@ -93,6 +98,8 @@ class DailyRow(Camel):
     total_cost: Money = 0.0
     models_used: list[Name] = []
     model_breakdowns: list[ModelBreakdown] = []
+    web_search_requests: Searches = 0
+    web_search_cost: Money = 0.0
 
 
 class UploadedDay(DailyRow):
@@ -110,6 +117,8 @@ class Totals(Camel):
     cache_read_tokens: Count = 0
     total_tokens: Count = 0
     total_cost: Money = 0.0
+    web_search_requests: Searches = 0
+    web_search_cost: Money = 0.0
 
 
 class SessionRow(Camel):
@@ -125,6 +134,8 @@ class SessionRow(Camel):
     total_tokens: Annotated[int, Meta(ge=0, le=4 * MAX_TOKENS)] = 0
     total_cost: Money = 0.0
     models_used: list[Name] = []
+    web_search_requests: Searches = 0
+    web_search_cost: Money = 0.0
 
 
 class UploadedSession(SessionRow):
@@ -155,6 +166,8 @@ class BlockRow(Camel):
     is_active: bool = False
     is_gap: bool = False
     total_tokens: Annotated[int, Meta(ge=0, le=4 * MAX_TOKENS)] = 0
+    web_search_requests: Searches = 0
+    web_search_cost: Money = 0.0
 
 
 class UploadedBlock(BlockRow):

@@ -2,7 +2,9 @@
 statusline, and the official limits readings kept.
 
 Only counted lines (``line.counted = 1``) make usage; a cost comes from one of three modes
-(``CostMode``), chosen in SQL.
+(``CostMode``), chosen in SQL. Web search requests are priced wherever promptpulse calculates a
+line's cost (``calculate``, and ``auto`` for a line without a logged ``costUSD``, which would
+include them); ``display`` shows logged costs only. A cost includes its web search cost.
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ from typing import Literal
 
 from promptpulse.ledger.schema import Store
 from promptpulse.limits import Reading
+from promptpulse.pricing import WEB_SEARCH_USD
 from promptpulse.reports import DayRow, SessionRow, UsageRow, local_date, offset_spans
 
 CostMode = Literal["auto", "calculate", "display"]
 
+_WEB_SEARCH_COST_SQL: dict[str, str] = {
+    "auto": f"(CASE WHEN l.cost_usd IS NULL THEN l.web_search * {WEB_SEARCH_USD!r} ELSE 0 END)",
+    "calculate": f"(l.web_search * {WEB_SEARCH_USD!r})",
+    "display": "0",
+}
 _COST_SQL: dict[str, str] = {
-    "auto": "COALESCE(l.cost_usd, l.calc_cost)",
-    "calculate": "l.calc_cost",
+    "auto": f"COALESCE(l.cost_usd, l.calc_cost + l.web_search * {WEB_SEARCH_USD!r})",
+    "calculate": f"(l.calc_cost + {_WEB_SEARCH_COST_SQL['calculate']})",
     "display": "COALESCE(l.cost_usd, 0)",
 }
 # the line's session has a counted line from a given time on
@@ -69,7 +77,8 @@ class Queries(Store):
         shift = f"CASE {shift} ELSE {spans[0][1]} END" if shift else str(spans[0][1])
         sql = (
             f"SELECT (l.ts + {shift}) / 86400000 AS d, {_MODEL_SQL} AS m, SUM(l.input), "
-            f"SUM(l.output), SUM(l.cache_write), SUM(l.cache_read), SUM({_COST_SQL[mode]}) "
+            f"SUM(l.output), SUM(l.cache_write), SUM(l.cache_read), SUM({_COST_SQL[mode]}), "
+            f"SUM(l.web_search), SUM({_WEB_SEARCH_COST_SQL[mode]}) "
             f"FROM line l WHERE {where} GROUP BY d, m{having} ORDER BY d"
         )
         return [DayRow(date.fromordinal(epoch + r[0]), *r[1:]) for r in self.db.execute(sql, args)]
@@ -84,7 +93,8 @@ class Queries(Store):
             args.append(from_ms)
         sql = (
             f"SELECT l.ts, {_MODEL_SQL}, l.input, l.output, l.cache_write, l.cache_read, "
-            f"{_COST_SQL[mode]} FROM line l WHERE {where} ORDER BY l.ts, l.id"
+            f"{_COST_SQL[mode]}, l.web_search, {_WEB_SEARCH_COST_SQL[mode]} "
+            f"FROM line l WHERE {where} ORDER BY l.ts, l.id"
         )
         return [UsageRow(*r) for r in self.db.execute(sql, args)]
 
@@ -100,7 +110,8 @@ class Queries(Store):
         sql = (
             f"SELECT f.project, f.session_id, MIN(l.ts), MAX(l.ts), {_MODEL_SQL} AS m, "
             f"SUM(l.input), SUM(l.output), SUM(l.cache_write), SUM(l.cache_read), "
-            f"SUM({_COST_SQL[mode]}) FROM line l JOIN file f ON f.id = l.file_id "
+            f"SUM({_COST_SQL[mode]}), SUM(l.web_search), SUM({_WEB_SEARCH_COST_SQL[mode]}) "
+            f"FROM line l JOIN file f ON f.id = l.file_id "
             f"WHERE {where} GROUP BY f.project, f.session_id, m"
         )
         return [SessionRow(*r) for r in self.db.execute(sql, args)]

@@ -15,7 +15,7 @@ from typing import Self
 
 from promptpulse import pricing
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,6 +88,12 @@ CREATE INDEX IF NOT EXISTS limit_reading_ts ON limit_reading(ts);
 """,
     # the statusline finds a session's files by its id on every message
     3: "CREATE INDEX IF NOT EXISTS file_session ON file(session_id);",
+    # web search requests per line; the files still there are read again at the next sync (their
+    # lines dropped and read back, with the requests), a deleted transcript's lines keep 0
+    4: """
+ALTER TABLE line ADD COLUMN web_search INTEGER NOT NULL DEFAULT 0;
+UPDATE file SET inode = -1 WHERE missing = 0;
+""",
 }
 INDEX_NAMES = ["line_message", "line_file", "line_counted_ts"]
 INDEXES = """

@@ -203,19 +203,20 @@ class Sync(Store):
         for w, read in reads:
             path, file_id = w.log.path, w.file_id
             for line in read.lines:
-                offset, _ts, mid, rid, side, model, speed, i, o, cw, cw1h, cr, _usd, cwd = line
+                offset, _ts, mid, rid, side, model, speed, i, o, cw, cw1h, cr, _usd, cwd, web = line
                 total = i + o + cw + cr
                 candidates.append(
                     Candidate(next_id, mid, rid, side, total, speed is not None, path, offset)
                 )
                 cost = line_cost(find_price(model), i, o, cw, cw1h, cr, speed == "fast")
                 # the line's fields in order, with the calculated cost before the cwd
-                rows.append((next_id, file_id, *line[:13], cost, cwd))
+                rows.append((next_id, file_id, *line[:13], cost, cwd, web))
                 next_id += 1
         self.db.executemany(
             "INSERT INTO line(id, file_id, offset, ts, message_id, request_id, sidechain, model, "
             "speed, input, output, cache_write, cache_write_1h, cache_read, cost_usd, calc_cost, "
-            "cwd, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            "cwd, web_search, counted) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
             rows,
         )
         return next_id

@@ -413,6 +413,8 @@ def store_batch(
                 cache_creation_tokens=b.token_counts.cache_creation_input_tokens,
                 cache_read_tokens=b.token_counts.cache_read_input_tokens,
                 cost=b.cost_usd,
+                web_search_requests=b.web_search_requests,
+                web_search_cost=b.web_search_cost,
                 models=list(b.models),
                 uploaded_at=generated_at,
             )
@@ -444,6 +446,8 @@ def _tokens(m: schemas.ModelBreakdown) -> dict[str, Any]:
         cache_creation_tokens=m.cache_creation_tokens,
         cache_read_tokens=m.cache_read_tokens,
         cost=m.cost,
+        web_search_requests=m.web_search_requests,
+        web_search_cost=m.web_search_cost,
     )
 
 
@@ -456,6 +460,7 @@ def _breakdowns(row: schemas.DailyRow | schemas.SessionRow) -> list[schemas.Mode
         or row.cache_creation_tokens
         or row.cache_read_tokens
         or row.total_cost
+        or row.web_search_requests
     ):
         return [
             schemas.ModelBreakdown(
@@ -465,6 +470,8 @@ def _breakdowns(row: schemas.DailyRow | schemas.SessionRow) -> list[schemas.Mode
                 cache_creation_tokens=row.cache_creation_tokens,
                 cache_read_tokens=row.cache_read_tokens,
                 cost=row.total_cost,
+                web_search_requests=row.web_search_requests,
+                web_search_cost=row.web_search_cost,
             )
         ]
     return []
@@ -619,7 +626,8 @@ def daily_rows(
     machine: str | None = None,
     model: str | None = None,
 ) -> list[Any]:
-    """(date, model, input, output, cache write, cache read, cost), summed over machines."""
+    """(date, model, input, output, cache write, cache read, cost, web search requests, web
+    search cost), summed over machines; the cost includes the web search cost."""
     q = (
         select(
             DailyUsage.date,
@@ -629,6 +637,8 @@ def daily_rows(
             total_of(DailyUsage.cache_creation_tokens),
             total_of(DailyUsage.cache_read_tokens),
             total_of(DailyUsage.cost),
+            total_of(DailyUsage.web_search_requests),
+            total_of(DailyUsage.web_search_cost),
         )
         .join(Machine, Machine.id == DailyUsage.machine_id)
         .where(Machine.user_id == user.id)
@@ -890,9 +900,16 @@ _SESSION_SUMS: tuple[Any, ...] = (
 
 
 def scope_daily(s: Session, scope: Scope) -> list[Any]:
-    """(date, model, input, output, cache write, cache read, cost) summed over the scope."""
+    """(date, model, input, output, cache write, cache read, cost, web search requests, web
+    search cost) summed over the scope; the cost includes the web search cost."""
     q = (
-        select(DailyUsage.date, DailyUsage.model, *_DAILY_SUMS)
+        select(
+            DailyUsage.date,
+            DailyUsage.model,
+            *_DAILY_SUMS,
+            total_of(DailyUsage.web_search_requests),
+            total_of(DailyUsage.web_search_cost),
+        )
         .join(Machine, Machine.id == DailyUsage.machine_id)
         .group_by(DailyUsage.date, DailyUsage.model)
         .order_by(DailyUsage.date)
@@ -901,8 +918,9 @@ def scope_daily(s: Session, scope: Scope) -> list[Any]:
 
 
 def scope_session_usage(s: Session, scope: Scope) -> list[Any]:
-    """(project, first activity, model, input, output, cache write, cache read, cost) of every
-    session in the scope: a project's usage, counted on the day its session started."""
+    """(project, first activity, model, input, output, cache write, cache read, cost, web search
+    requests, web search cost) of every session in the scope: a project's usage, counted on the
+    day its session started."""
     q = select(
         SessionUsage.project,
         SessionUsage.first_activity,
@@ -912,6 +930,8 @@ def scope_session_usage(s: Session, scope: Scope) -> list[Any]:
         SessionUsage.cache_creation_tokens,
         SessionUsage.cache_read_tokens,
         SessionUsage.cost,
+        SessionUsage.web_search_requests,
+        SessionUsage.web_search_cost,
     ).join(Machine, Machine.id == SessionUsage.machine_id)
     return list(s.execute(_session_scope(q, scope)).all())
 
