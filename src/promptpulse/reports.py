@@ -1,9 +1,9 @@
 """Pure aggregation: daily, weekly, monthly, session and 5-hour-block reports.
 
 Inputs are rows of counted usage (``ledger.UsageRow`` / ``ledger.SessionRow``); outputs are plain
-dataclasses and, through the ``*_json`` functions, ccusage v20's JSON shapes, with
-``webSearchRequests`` and ``webSearchCost`` besides (a cost includes its web search cost). Nothing
-here reads a file or a database.
+dataclasses and, through the ``*_shape`` and ``*_json`` functions, ccusage v20's JSON shapes
+as ``promptpulse.shapes`` defines them, with ``webSearchRequests`` and ``webSearchCost`` besides
+(a cost includes its web search cost). Nothing here reads a file or a database.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal, NamedTuple
 
+from promptpulse import shapes
 from promptpulse.pricing import SYNTHETIC_MODEL
 
 Period = Literal["daily", "weekly", "monthly"]
@@ -405,104 +406,135 @@ def max_block_tokens(blocks: Iterable[Block]) -> int:
 
 
 def limit_status(projected: int, limit: int) -> dict[str, Any]:
+    return shapes.to_json(token_limit_status(projected, limit))
+
+
+def token_limit_status(projected: int, limit: int) -> shapes.TokenLimitStatus:
     percent = projected / limit * 100 if limit else 0.0
-    status = "exceeds" if percent > 100 else "warning" if percent > 80 else "ok"
-    return {"limit": limit, "projectedUsage": projected, "percentUsed": percent, "status": status}
+    status: Literal["ok", "warning", "exceeds"] = (
+        "exceeds" if percent > 100 else "warning" if percent > 80 else "ok"
+    )
+    return shapes.TokenLimitStatus(
+        limit=limit, projected_usage=projected, percent_used=percent, status=status
+    )
 
 
-# --- ccusage's JSON shapes ------------------------------------------------------------------
+# --- ccusage's JSON shapes (promptpulse.shapes) -----------------------------------------------
 
 
-def _tokens_json(t: Tokens) -> dict[str, Any]:
+def instant(ts: int) -> datetime:
+    """A time in ms as an aware UTC datetime, exact to the millisecond."""
+    return datetime.fromtimestamp(ts // 1000, UTC) + timedelta(milliseconds=ts % 1000)
+
+
+def _counts(t: Tokens) -> dict[str, Any]:
+    """The fields of ``shapes.TokenCounts``."""
     return {
-        "inputTokens": t.input,
-        "outputTokens": t.output,
-        "cacheCreationTokens": t.cache_write,
-        "cacheReadTokens": t.cache_read,
-        "webSearchRequests": t.web_search,
-        "webSearchCost": t.web_search_cost,
+        "input_tokens": t.input,
+        "output_tokens": t.output,
+        "cache_creation_tokens": t.cache_write,
+        "cache_read_tokens": t.cache_read,
+        "web_search_requests": t.web_search,
+        "web_search_cost": t.web_search_cost,
     }
 
 
-def _usage_json(u: Usage) -> dict[str, Any]:
+def _usage(u: Usage) -> dict[str, Any]:
+    """The fields of ``shapes.Usage``."""
     return {
-        **_tokens_json(u.totals),
-        "totalTokens": u.totals.total,
-        "totalCost": u.totals.cost,
-        "modelsUsed": u.models_used(),
-        "modelBreakdowns": [
-            {"modelName": m, **_tokens_json(t), "cost": t.cost} for m, t in u.breakdown()
+        **_counts(u.totals),
+        "total_tokens": u.totals.total,
+        "total_cost": u.totals.cost,
+        "models_used": u.models_used(),
+        "model_breakdowns": [
+            shapes.ModelBreakdown(model_name=m, cost=t.cost, **_counts(t)) for m, t in u.breakdown()
         ],
     }
 
 
-def totals_json(t: Tokens) -> dict[str, Any]:
-    return {**_tokens_json(t), "totalCost": t.cost, "totalTokens": t.total}
+def totals_shape(t: Tokens) -> shapes.Totals:
+    return shapes.Totals(total_tokens=t.total, total_cost=t.cost, **_counts(t))
+
+
+def day_shape(p: PeriodUsage) -> shapes.DailyRow:
+    return shapes.DailyRow(date=parse_day(p.key), **_usage(p.usage))
+
+
+def session_shape(s: SessionUsage) -> shapes.SessionRow:
+    return shapes.SessionRow(
+        session_id=s.session_id,
+        project_path=s.project,
+        first_activity=instant(s.first_ts),
+        last_activity=instant(s.last_ts),
+        **_usage(s.usage),
+    )
+
+
+def block_shape(b: Block) -> shapes.BlockRow:
+    return shapes.BlockRow(**_block_fields(b))
+
+
+def _block_fields(b: Block) -> dict[str, Any]:
+    """The fields of ``shapes.BlockRow``."""
+    t = b.usage.totals
+    return {
+        "id": b.id,
+        "start_time": instant(b.start),
+        "end_time": instant(b.end),
+        "actual_end_time": instant(b.actual_end) if b.actual_end is not None else None,
+        "is_active": b.is_active,
+        "is_gap": b.is_gap,
+        "entries": b.entries,
+        "token_counts": shapes.BlockTokens(
+            input_tokens=t.input,
+            output_tokens=t.output,
+            cache_creation_input_tokens=t.cache_write,
+            cache_read_input_tokens=t.cache_read,
+        ),
+        "total_tokens": t.total,
+        "cost_usd": t.cost,
+        "web_search_requests": t.web_search,
+        "web_search_cost": t.web_search_cost,
+        "models": b.usage.models_used(),
+    }
 
 
 def periods_json(period: Period, rows: list[PeriodUsage]) -> dict[str, Any]:
-    field_name = {"daily": "date", "weekly": "week", "monthly": "month"}[period]
-    return {
-        period: [{field_name: p.key, **_usage_json(p.usage)} for p in rows],
-        "totals": totals_json(grand_total(p.usage for p in rows)),
-    }
+    totals = totals_shape(grand_total(p.usage for p in rows))
+    report: shapes.DailyReport | shapes.WeeklyReport | shapes.MonthlyReport
+    if period == "daily":
+        report = shapes.DailyReport(daily=[day_shape(p) for p in rows], totals=totals)
+    elif period == "weekly":
+        weeks = [shapes.WeeklyRow(week=p.key, **_usage(p.usage)) for p in rows]
+        report = shapes.WeeklyReport(weekly=weeks, totals=totals)
+    else:
+        months = [shapes.MonthlyRow(month=p.key, **_usage(p.usage)) for p in rows]
+        report = shapes.MonthlyReport(monthly=months, totals=totals)
+    return shapes.to_json(report)
 
 
 def sessions_json(rows: list[SessionUsage]) -> dict[str, Any]:
-    return {
-        "sessions": [
-            {
-                "sessionId": s.session_id,
-                "projectPath": s.project,
-                "firstActivity": iso_ms(s.first_ts),
-                "lastActivity": iso_ms(s.last_ts),
-                **_usage_json(s.usage),
-            }
-            for s in rows
-        ],
-        "totals": totals_json(grand_total(s.usage for s in rows)),
-    }
+    totals = totals_shape(grand_total(s.usage for s in rows))
+    return shapes.to_json(shapes.SessionReport([session_shape(s) for s in rows], totals))
 
 
 def blocks_json(rows: list[Block], token_limit: int | None = None) -> dict[str, Any]:
     out = []
     for b in rows:
-        t = b.usage.totals
-        item: dict[str, Any] = {
-            "id": b.id,
-            "startTime": iso_ms(b.start),
-            "endTime": iso_ms(b.end),
-            "actualEndTime": iso_ms(b.actual_end) if b.actual_end is not None else None,
-            "isActive": b.is_active,
-            "isGap": b.is_gap,
-            "entries": b.entries,
-            "tokenCounts": {
-                "inputTokens": t.input,
-                "outputTokens": t.output,
-                "cacheCreationInputTokens": t.cache_write,
-                "cacheReadInputTokens": t.cache_read,
-            },
-            "totalTokens": t.total,
-            "costUSD": t.cost,
-            "webSearchRequests": t.web_search,
-            "webSearchCost": t.web_search_cost,
-            "models": b.usage.models_used(),
-            "burnRate": None,
-            "projection": None,
-        }
+        item = shapes.ReportBlock(**_block_fields(b))
         if b.burn_rate is not None:
-            item["burnRate"] = {
-                "tokensPerMinute": b.burn_rate.tokens_per_minute,
-                "tokensPerMinuteForIndicator": b.burn_rate.tokens_per_minute_for_indicator,
-                "costPerHour": b.burn_rate.cost_per_hour,
-            }
+            item.burn_rate = shapes.BurnRate(
+                tokens_per_minute=b.burn_rate.tokens_per_minute,
+                tokens_per_minute_for_indicator=b.burn_rate.tokens_per_minute_for_indicator,
+                cost_per_hour=b.burn_rate.cost_per_hour,
+            )
         if b.projection is not None:
-            item["projection"] = {
-                "totalTokens": b.projection.total_tokens,
-                "totalCost": b.projection.total_cost,
-                "remainingMinutes": b.projection.remaining_minutes,
-            }
+            item.projection = shapes.Projection(
+                total_tokens=b.projection.total_tokens,
+                total_cost=b.projection.total_cost,
+                remaining_minutes=b.projection.remaining_minutes,
+            )
             if token_limit:
-                item["tokenLimitStatus"] = limit_status(b.projection.total_tokens, token_limit)
+                item.token_limit_status = token_limit_status(b.projection.total_tokens, token_limit)
         out.append(item)
-    return {"blocks": out}
+    return shapes.to_json(shapes.BlockReport(out))

@@ -1,8 +1,9 @@
 """What ``collect`` sends: the server's rows built from the local reports, and which of them
 changed since the server last acknowledged them. Pure functions.
 
-A cost includes its web search cost; ``webSearchRequests`` and ``webSearchCost`` are sent only
-for a model (or block) that has web searches."""
+Each row is a ``promptpulse.shapes`` struct, the one the server decodes it into (a day and a
+session are the rows ``report daily/session --json`` prints, a block too without its burn
+rate), kept as JSON-ready builtins so that its digest and a pending batch are plain JSON."""
 
 from __future__ import annotations
 
@@ -10,37 +11,18 @@ import hashlib
 import json
 import posixpath
 from collections.abc import Iterable, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+import msgspec
+
+from promptpulse import reports, shapes
 from promptpulse.limits import Reading
-from promptpulse.reports import Block, PeriodUsage, SessionUsage, Tokens, Usage, iso_ms
+from promptpulse.reports import Block, PeriodUsage, SessionUsage, iso_ms
+from promptpulse.shapes import to_json
 
 Kind = Literal["daily", "sessions", "blocks", "limits", "plan"]
 KINDS: tuple[Kind, ...] = ("daily", "sessions", "blocks", "limits", "plan")
 BATCH_ROWS = 2000
-
-
-def _web_search(t: Tokens) -> dict[str, Any]:
-    """A row's web search fields, only when it has some: a row without any is sent as before
-    (its digest unchanged, so it is not sent again)."""
-    if not t.web_search:
-        return {}
-    return {"webSearchRequests": t.web_search, "webSearchCost": t.web_search_cost}
-
-
-def _breakdowns(u: Usage) -> list[dict[str, Any]]:
-    return [
-        {
-            "modelName": m,
-            "inputTokens": t.input,
-            "outputTokens": t.output,
-            "cacheCreationTokens": t.cache_write,
-            "cacheReadTokens": t.cache_read,
-            "cost": t.cost,
-            **_web_search(t),
-        }
-        for m, t in u.breakdown()
-    ]
 
 
 def project_name(cwd: str, folder: str, privacy: str) -> str:
@@ -57,7 +39,7 @@ def project_name(cwd: str, folder: str, privacy: str) -> str:
 
 
 def daily_rows(days: Iterable[PeriodUsage]) -> dict[str, dict[str, Any]]:
-    return {d.key: {"date": d.key, "modelBreakdowns": _breakdowns(d.usage)} for d in days}
+    return {d.key: to_json(reports.day_shape(d)) for d in days}
 
 
 def session_rows(
@@ -66,38 +48,13 @@ def session_rows(
     out = {}
     for s in sessions:
         project = project_name(cwds.get((s.project, s.session_id), ""), s.project, privacy)
-        out[f"{project}\0{s.session_id}"] = {
-            "sessionId": s.session_id,
-            "projectPath": project,
-            "firstActivity": iso_ms(s.first_ts),
-            "lastActivity": iso_ms(s.last_ts),
-            "modelBreakdowns": _breakdowns(s.usage),
-        }
+        row = msgspec.structs.replace(reports.session_shape(s), project_path=project)
+        out[f"{project}\0{s.session_id}"] = to_json(row)
     return out
 
 
 def block_rows(blocks: Iterable[Block]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for b in blocks:
-        if b.is_gap:
-            continue
-        t = b.usage.totals
-        out[iso_ms(b.start)] = {
-            "startTime": iso_ms(b.start),
-            "endTime": iso_ms(b.end),
-            "actualEndTime": iso_ms(b.actual_end) if b.actual_end is not None else None,
-            "entries": b.entries,
-            "costUSD": t.cost,
-            "models": b.usage.models_used(),
-            "tokenCounts": {
-                "inputTokens": t.input,
-                "outputTokens": t.output,
-                "cacheCreationInputTokens": t.cache_write,
-                "cacheReadInputTokens": t.cache_read,
-            },
-            **_web_search(t),
-        }
-    return out
+    return {iso_ms(b.start): to_json(reports.block_shape(b)) for b in blocks if not b.is_gap}
 
 
 def limit_rows(
@@ -110,17 +67,22 @@ def limit_rows(
         key = iso_ms(r.ts)
         if ("limits", key) in acknowledged or not _acceptable(r):
             continue
-        windows: dict[str, Any] = {}
-        for field, figures in (
-            ("fiveHour", r.window("five_hour")),
-            ("sevenDay", r.window("seven_day")),
-        ):
-            windows[field] = (
-                None
-                if figures is None
-                else {"usedPercentage": figures[0], "resetsAt": iso_ms(figures[1])}
+        windows = [
+            None
+            if figures is None
+            else shapes.LimitWindowIn(
+                used_percentage=figures[0], resets_at=reports.instant(figures[1])
             )
-        out[key] = {"recordedAt": key, **windows, "sessionId": r.session_id, "model": r.model}
+            for figures in (r.window("five_hour"), r.window("seven_day"))
+        ]
+        reading = shapes.UploadedLimit(
+            recorded_at=reports.instant(r.ts),
+            five_hour=windows[0],
+            seven_day=windows[1],
+            session_id=r.session_id,
+            model=r.model,
+        )
+        out[key] = to_json(reading)
     return out
 
 
@@ -134,7 +96,10 @@ def _acceptable(r: Reading) -> bool:
 
 def plan_rows(plan: str, monthly_usd: float | None) -> dict[str, dict[str, Any]]:
     """The plan the user said they are on (``config set plan``), when they said."""
-    return {"plan": {"name": plan, "monthlyUsd": monthly_usd}} if plan else {}
+    if not plan:
+        return {}
+    name = cast(shapes.PlanName, plan)  # the server refuses a plan it does not know
+    return {"plan": to_json(shapes.PlanIn(name=name, monthly_usd=monthly_usd))}
 
 
 def digest(row: dict[str, Any]) -> str:

@@ -34,6 +34,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_503_
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from promptpulse import shapes
 from promptpulse_server import alerts, audit, auth, metrics, queries, schemas
 from promptpulse_server.models import ApiKey, SessionUsage, User
 
@@ -138,9 +139,9 @@ def parse_day(value: str | None, name: str) -> dt.date | None:
         day = dt.date.fromisoformat(text)
     except ValueError as exc:
         raise ClientException(f"{name}: {value!r} is not a day (YYYY-MM-DD or YYYYMMDD)") from exc
-    if not schemas.FIRST_DAY <= day <= schemas.LAST_DAY:
+    if not shapes.FIRST_DAY <= day <= shapes.LAST_DAY:
         raise ClientException(
-            f"{name}: {day} is not between {schemas.FIRST_DAY} and {schemas.LAST_DAY}"
+            f"{name}: {day} is not between {shapes.FIRST_DAY} and {shapes.LAST_DAY}"
         )
     return day
 
@@ -173,11 +174,11 @@ RowId = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
 
 def text_param(name: str, max_length: int = 200) -> Any:
     """A query parameter holding a name: bounded, without NUL."""
-    return QueryParameter(name=name, max_length=max_length, pattern=schemas.NO_NUL)
+    return QueryParameter(name=name, max_length=max_length, pattern=shapes.NO_NUL)
 
 
 ZoneParam = Annotated[
-    str | None, QueryParameter(name="timezone", max_length=64, pattern=schemas.NO_NUL)
+    str | None, QueryParameter(name="timezone", max_length=64, pattern=shapes.NO_NUL)
 ]
 
 
@@ -186,8 +187,8 @@ ZoneParam = Annotated[
 
 def _breakdown(
     model: str, i: int, o: int, cw: int, cr: int, cost: float, searches: int, search_cost: float
-) -> schemas.ModelBreakdown:
-    return schemas.ModelBreakdown(
+) -> shapes.ModelBreakdown:
+    return shapes.ModelBreakdown(
         model_name=model,
         input_tokens=i,
         output_tokens=o,
@@ -199,13 +200,13 @@ def _breakdown(
     )
 
 
-def _daily_row(day: dt.date, models: list[schemas.ModelBreakdown]) -> schemas.DailyRow:
+def _daily_row(day: dt.date, models: list[shapes.ModelBreakdown]) -> shapes.DailyRow:
     models.sort(key=lambda m: -m.cost)
     i = sum(m.input_tokens for m in models)
     o = sum(m.output_tokens for m in models)
     cw = sum(m.cache_creation_tokens for m in models)
     cr = sum(m.cache_read_tokens for m in models)
-    return schemas.DailyRow(
+    return shapes.DailyRow(
         date=day,
         input_tokens=i,
         output_tokens=o,
@@ -220,8 +221,8 @@ def _daily_row(day: dt.date, models: list[schemas.ModelBreakdown]) -> schemas.Da
     )
 
 
-def daily_report(rows: list[Any]) -> schemas.DailyReport:
-    by_day: dict[dt.date, list[schemas.ModelBreakdown]] = defaultdict(list)
+def daily_report(rows: list[Any]) -> shapes.DailyReport:
+    by_day: dict[dt.date, list[shapes.ModelBreakdown]] = defaultdict(list)
     for day, model, i, o, cw, cr, cost, searches, search_cost in rows:
         by_day[day].append(
             _breakdown(
@@ -236,7 +237,7 @@ def daily_report(rows: list[Any]) -> schemas.DailyReport:
             )
         )
     daily = [_daily_row(day, models) for day, models in sorted(by_day.items())]
-    totals = schemas.Totals(
+    totals = shapes.Totals(
         input_tokens=sum(d.input_tokens for d in daily),
         output_tokens=sum(d.output_tokens for d in daily),
         cache_creation_tokens=sum(d.cache_creation_tokens for d in daily),
@@ -246,10 +247,10 @@ def daily_report(rows: list[Any]) -> schemas.DailyReport:
         web_search_requests=sum(d.web_search_requests for d in daily),
         web_search_cost=sum(d.web_search_cost for d in daily),
     )
-    return schemas.DailyReport(daily=daily, totals=totals)
+    return shapes.DailyReport(daily=daily, totals=totals)
 
 
-def _session_row(usages: list[SessionUsage]) -> schemas.SessionRow:
+def _session_row(usages: list[SessionUsage]) -> shapes.SessionRow:
     models = [
         _breakdown(
             u.model,
@@ -265,7 +266,7 @@ def _session_row(usages: list[SessionUsage]) -> schemas.SessionRow:
     ]
     day = _daily_row(dt.date.min, models)
     first = usages[0]
-    return schemas.SessionRow(
+    return shapes.SessionRow(
         session_id=first.session_id,
         project_path=first.project,
         first_activity=min(u.first_activity for u in usages),
@@ -519,15 +520,15 @@ def _store(
     db: Session,
     user: User,
     now: dt.datetime,
-    machine: schemas.MachineIn,
+    machine: shapes.MachineIn,
     batch_id: str,
     generated_at: dt.datetime,
-    daily: list[schemas.UploadedDay],
-    sessions: list[schemas.UploadedSession],
-    blocks: list[schemas.UploadedBlock],
+    daily: list[shapes.UploadedDay],
+    sessions: list[shapes.UploadedSession],
+    blocks: list[shapes.UploadedBlock],
     source: str,
-    readings: list[schemas.UploadedLimit] | None = None,
-    plan: schemas.PlanIn | None = None,
+    readings: list[shapes.UploadedLimit] | None = None,
+    plan: shapes.PlanIn | None = None,
     gate: Callable[[], AbstractContextManager[None]] | None = None,
 ) -> schemas.UploadResult:
     """One batch in one transaction. Uploads that race (the same machine's first upload, the
@@ -558,15 +559,15 @@ def _store_now(
     db: Session,
     user: User,
     now: dt.datetime,
-    machine: schemas.MachineIn,
+    machine: shapes.MachineIn,
     batch_id: str,
     generated_at: dt.datetime,
-    daily: list[schemas.UploadedDay],
-    sessions: list[schemas.UploadedSession],
-    blocks: list[schemas.UploadedBlock],
+    daily: list[shapes.UploadedDay],
+    sessions: list[shapes.UploadedSession],
+    blocks: list[shapes.UploadedBlock],
     source: str,
-    readings: list[schemas.UploadedLimit] | None,
-    plan: schemas.PlanIn | None,
+    readings: list[shapes.UploadedLimit] | None,
+    plan: shapes.PlanIn | None,
 ) -> schemas.UploadResult:
     for attempt in range(3):
         try:
@@ -631,7 +632,7 @@ def _with_alerts(
     responses=ERRORS,
 )
 def upload(
-    data: JSONBody[schemas.UploadBatch], db: DB, user: CurrentUser, now: Now, state: State
+    data: JSONBody[shapes.UploadBatch], db: DB, user: CurrentUser, now: Now, state: State
 ) -> Response[schemas.UploadResult]:
     """The collector's upload: daily, session and block rows of one machine, and the user's
     plan and limit readings, in one transaction. Then the budgets: ``budgets`` lists yours and
@@ -662,14 +663,14 @@ def upload(
     responses=ERRORS,
 )
 def ccusage_upload(
-    data: JSONBody[schemas.CcusageDaily],
+    data: JSONBody[shapes.CcusageDaily],
     db: DB,
     user: CurrentUser,
     now: Now,
     state: State,
     username: Annotated[str, QueryParameter(name="username", min_length=1, max_length=50)],
     machine: Annotated[
-        str, QueryParameter(name="machine", min_length=1, max_length=200, pattern=schemas.NO_NUL)
+        str, QueryParameter(name="machine", min_length=1, max_length=200, pattern=shapes.NO_NUL)
     ],
 ) -> Response[schemas.UploadResult]:
     """The body of ``ccusage daily --json`` for the key's own user, from one machine."""
@@ -677,7 +678,7 @@ def ccusage_upload(
         raise PermissionDeniedException(f"username: this key belongs to {user.username!r}")
     # the same report sent again is the same batch, and changes nothing
     batch_id = "ccusage-" + hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:48]
-    where = schemas.MachineIn(id=machine, hostname=machine[:255])
+    where = shapes.MachineIn(id=machine, hostname=machine[:255])
     result = _store(
         db,
         user,
@@ -704,7 +705,7 @@ def aggregate(
     until: Until = None,
     machine: Annotated[str | None, text_param("machine")] = None,
     model: Annotated[str | None, text_param("model")] = None,
-) -> schemas.DailyReport:
+) -> shapes.DailyReport:
     """Daily usage in ccusage's daily shape, summed over the user's machines."""
     rows = queries.daily_rows(db, user, *parse_range(since, until), machine, model)
     return daily_report(rows)
@@ -755,14 +756,14 @@ def blocks(
     rows = queries.block_rows(db, user, now if active_only else None)
     return schemas.BlockList(
         blocks=[
-            schemas.BlockRow(
+            shapes.BlockRow(
                 id=b.start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
                 start_time=b.start,
                 end_time=b.end,
                 actual_end_time=b.last_entry,
                 entries=b.entries,
                 is_active=b.start <= now < b.end,
-                token_counts=schemas.BlockTokens(
+                token_counts=shapes.BlockTokens(
                     input_tokens=b.input_tokens,
                     output_tokens=b.output_tokens,
                     cache_creation_input_tokens=b.cache_creation_tokens,

@@ -48,7 +48,8 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from promptpulse_server import auth, queries, schemas, web
+from promptpulse import shapes
+from promptpulse_server import auth, queries, web
 from promptpulse_server.models import User
 from promptpulse_server.settings import Settings
 
@@ -201,8 +202,8 @@ def followed(
         return frozenset(chosen)
 
 
-Team = Annotated[str, QueryParameter(max_length=60, pattern=schemas.NO_NUL)]
-Person = Annotated[str, QueryParameter(max_length=50, pattern=schemas.NO_NUL)]
+Team = Annotated[str, QueryParameter(max_length=60, pattern=shapes.NO_NUL)]
+Person = Annotated[str, QueryParameter(max_length=50, pattern=shapes.NO_NUL)]
 
 
 @get("/live/usage", include_in_schema=False)

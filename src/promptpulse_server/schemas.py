@@ -1,18 +1,9 @@
 """Request and response bodies (msgspec structs), with ccusage's field names in JSON.
 
-Everything a client sends is bounded here, so the OpenAPI document shows the bounds and a
-request outside them is refused with a 400 that names the field, before anything is stored:
-
-- token counts are whole numbers from 0 to ``MAX_TOKENS`` per row, entries up to
-  ``MAX_ENTRIES``: a century of rows at the limit, summed, fits a 64-bit integer many times;
-- costs are finite, from 0 to ``MAX_COST`` US dollars per row (a cost includes its web search
-  cost, ``webSearchCost``); web search requests up to ``MAX_ENTRIES`` per row, 0 when a client
-  (an older collector, ccusage) does not send them;
-- days and instants fall between ``FIRST_DAY`` and ``LAST_DAY``;
-- strings have a maximum length and no NUL character (PostgreSQL cannot store one);
-- a model appears once per row;
-- a limit reading's used percentages are from 0 to ``limits.MAX_PERCENT``, at most
-  ``MAX_LIMIT_READINGS`` of them per batch.
+The upload bodies (``UploadBatch``, ``CcusageDaily``) and ccusage's usage rows are defined
+once, in ``promptpulse.shapes``, with their bounds; the collector builds what it sends from
+the same structs. Everything else a client sends is bounded here too, so the OpenAPI document
+shows the bounds and a request outside them is refused with a 400 that names the field.
 """
 
 from __future__ import annotations
@@ -23,232 +14,20 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from promptpulse import limits
-
-MAX_TOKENS = 10**12  # per count per row: 1,000 times a very heavy day
-MAX_ENTRIES = 10**7  # responses in one 5-hour block
-MAX_COST = 1e9  # US dollars per row
-MAX_LIMIT_READINGS = 10_000  # per batch: weeks of statusline readings
-MAX_PLAN_USD = 100_000.0  # a month
-FIRST_DAY = dt.date(2000, 1, 1)
-LAST_DAY = dt.date(2100, 12, 31)
-NO_NUL = r"^[^\x00]*$"
-
-Count = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
-Searches = Annotated[int, Meta(ge=0, le=MAX_ENTRIES)]  # web search requests per row
-Entries = Annotated[int, Meta(ge=0, le=MAX_ENTRIES)]
-Money = Annotated[float, Meta(ge=0, le=MAX_COST)]
-Username = Annotated[str, Meta(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_-]+$")]
-Label = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
-MachineKey = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
-Text = Annotated[str, Meta(max_length=500, pattern=NO_NUL)]
-Hostname = Annotated[str, Meta(max_length=255, pattern=NO_NUL)]
-DisplayName = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
-_WINDOW = f"between {FIRST_DAY} and {LAST_DAY}"
-Day = Annotated[dt.date, Meta(description=f"A day {_WINDOW}")]
-# with a UTC offset, like ccusage prints them
-Instant = Annotated[dt.datetime, Meta(tz=True, description=f"An instant {_WINDOW}")]
-
-
-def check_day(day: dt.date, field: str) -> None:
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise ValueError(f"{field}: {day} is not {_WINDOW}")
-
-
-def check_instant(moment: dt.datetime | None, field: str) -> None:
-    if moment is not None and not FIRST_DAY <= moment.astimezone(dt.UTC).date() <= LAST_DAY:
-        raise ValueError(f"{field}: {moment.isoformat()} is not {_WINDOW}")
-
-
-def check_unique_models(names: list[str], field: str) -> None:
-    if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"{field}: {', '.join(map(repr, twice))} listed more than once")
+# the upload bodies and ccusage's rows are promptpulse.shapes, shared with the collector
+from promptpulse import shapes
+from promptpulse.shapes import MAX_ENTRIES as MAX_ENTRIES
+from promptpulse.shapes import NO_NUL as NO_NUL
+from promptpulse.shapes import PlanName as PlanName
 
 
 class Camel(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
     pass
 
 
-# --- usage rows (ccusage's shapes) -------------------------------------------------------------
-
-
-class ModelBreakdown(Camel):
-    model_name: Name
-    input_tokens: Count = 0
-    output_tokens: Count = 0
-    cache_creation_tokens: Count = 0
-    cache_read_tokens: Count = 0
-    cost: Money = 0.0  # web search included
-    web_search_requests: Searches = 0
-    web_search_cost: Money = 0.0
-
-
-class DailyRow(Camel):
-    """A ``ccusage daily --json`` row. Rows without ``modelBreakdowns`` (older ccusage) are
-    stored under the model ``unknown`` with their totals."""
-
-    date: Day
-    input_tokens: Count = 0
-    output_tokens: Count = 0
-    cache_creation_tokens: Count = 0
-    cache_read_tokens: Count = 0
-    total_tokens: Annotated[int, Meta(ge=0, le=4 * MAX_TOKENS)] = 0
-    total_cost: Money = 0.0
-    models_used: list[Name] = []
-    model_breakdowns: list[ModelBreakdown] = []
-    web_search_requests: Searches = 0
-    web_search_cost: Money = 0.0
-
-
-class UploadedDay(DailyRow):
-    """A daily row as a client sends it: its day in the window, each model once."""
-
-    def __post_init__(self) -> None:
-        check_day(self.date, "date")
-        check_unique_models([m.model_name for m in self.model_breakdowns], "modelBreakdowns")
-
-
-class Totals(Camel):
-    input_tokens: Count = 0
-    output_tokens: Count = 0
-    cache_creation_tokens: Count = 0
-    cache_read_tokens: Count = 0
-    total_tokens: Count = 0
-    total_cost: Money = 0.0
-    web_search_requests: Searches = 0
-    web_search_cost: Money = 0.0
-
-
-class SessionRow(Camel):
-    session_id: Name
-    project_path: Text
-    first_activity: Instant
-    last_activity: Instant
-    model_breakdowns: list[ModelBreakdown] = []
-    input_tokens: Count = 0
-    output_tokens: Count = 0
-    cache_creation_tokens: Count = 0
-    cache_read_tokens: Count = 0
-    total_tokens: Annotated[int, Meta(ge=0, le=4 * MAX_TOKENS)] = 0
-    total_cost: Money = 0.0
-    models_used: list[Name] = []
-    web_search_requests: Searches = 0
-    web_search_cost: Money = 0.0
-
-
-class UploadedSession(SessionRow):
-    """A session row as a client sends it: its instants in the window, each model once."""
-
-    def __post_init__(self) -> None:
-        check_instant(self.first_activity, "firstActivity")
-        check_instant(self.last_activity, "lastActivity")
-        check_unique_models([m.model_name for m in self.model_breakdowns], "modelBreakdowns")
-
-
-class BlockTokens(Camel):
-    input_tokens: Count = 0
-    output_tokens: Count = 0
-    cache_creation_input_tokens: Count = 0
-    cache_read_input_tokens: Count = 0
-
-
-class BlockRow(Camel):
-    start_time: Instant
-    end_time: Instant
-    actual_end_time: Instant | None = None
-    entries: Entries = 0
-    token_counts: BlockTokens = msgspec.field(default_factory=BlockTokens)
-    cost_usd: Money = msgspec.field(default=0.0, name="costUSD")
-    models: list[Name] = []
-    id: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] = ""
-    is_active: bool = False
-    is_gap: bool = False
-    total_tokens: Annotated[int, Meta(ge=0, le=4 * MAX_TOKENS)] = 0
-    web_search_requests: Searches = 0
-    web_search_cost: Money = 0.0
-
-
-class UploadedBlock(BlockRow):
-    """A block as a client sends it: its instants in the window, in order, each model once."""
-
-    def __post_init__(self) -> None:
-        check_instant(self.start_time, "startTime")
-        check_instant(self.end_time, "endTime")
-        check_instant(self.actual_end_time, "actualEndTime")
-        if self.end_time < self.start_time:
-            raise ValueError("endTime is before startTime")
-        check_unique_models(self.models, "models")
-
-
-Percent = Annotated[float, Meta(ge=0, le=limits.MAX_PERCENT)]
-
-
-class LimitWindowIn(Camel):
-    """One window of a reading: how much of it is used, and when it starts again."""
-
-    used_percentage: Percent
-    resets_at: Instant
-
-    def __post_init__(self) -> None:
-        check_instant(self.resets_at, "resetsAt")
-
-
-class UploadedLimit(Camel):
-    """One official reading of the plan's limits, as Claude Code gave it to the statusline."""
-
-    recorded_at: Instant
-    five_hour: LimitWindowIn | None = None
-    seven_day: LimitWindowIn | None = None
-    session_id: Name | None = None
-    model: Name | None = None
-
-    def __post_init__(self) -> None:
-        check_instant(self.recorded_at, "recordedAt")
-
-
-# limits.PLANS, spelled out: msgspec needs the Literal at run time, and promptpulse.limits
-# keeps typing out of the statusline's imports (a test holds the two equal)
-PlanName = Literal["pro", "max5", "max20", "team", "api"]
-
-
-class PlanIn(Camel):
-    """The user's Claude plan; ``monthlyUsd`` null: its list price (``api``: pay as you go)."""
-
-    name: PlanName
-    monthly_usd: Annotated[float, Meta(ge=0, le=MAX_PLAN_USD)] | None = None
-
-
-class MachineIn(Camel):
-    id: MachineKey
-    hostname: Hostname = ""
-
-
-class UploadBatch(Camel):
-    """What the collector sends: rows of one machine. A batch id seen before changes nothing;
-    a row replaces the machine's row of the same day, session or block unless that one came
-    from a newer batch."""
-
-    batch_id: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)]
-    machine: MachineIn
-    generated_at: Instant
-    daily: list[UploadedDay] = []
-    sessions: list[UploadedSession] = []
-    blocks: list[UploadedBlock] = []
-    # both optional: a collector from before plan limits sends neither
-    plan: PlanIn | None = None
-    limits: Annotated[list[UploadedLimit], Meta(max_length=MAX_LIMIT_READINGS)] = []
-
-    def __post_init__(self) -> None:
-        check_instant(self.generated_at, "generatedAt")
-
-
-class CcusageDaily(Camel):
-    """The body of ``ccusage daily --json`` (v18 and v20)."""
-
-    daily: list[UploadedDay]
-    totals: Totals | None = None
+Username = Annotated[str, Meta(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_-]+$")]
+Label = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
+DisplayName = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 class BudgetStanding(Camel):
@@ -438,11 +217,6 @@ class CreatedKey(Camel):
 # --- reports -----------------------------------------------------------------------------------
 
 
-class DailyReport(Camel):
-    daily: list[DailyRow]
-    totals: Totals
-
-
 class MachineOut(Camel):
     id: str
     hostname: str
@@ -457,11 +231,11 @@ class MachineList(Camel):
 
 
 class SessionList(Camel):
-    sessions: list[SessionRow]
+    sessions: list[shapes.SessionRow]
 
 
 class BlockList(Camel):
-    blocks: list[BlockRow]
+    blocks: list[shapes.BlockRow]
 
 
 class PatternPoint(Camel):

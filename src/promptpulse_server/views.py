@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from promptpulse import limits
+from promptpulse import limits, shapes
 from promptpulse_server import palette, schemas, trends
 
 # --- the period and the filters ------------------------------------------------------------------
@@ -138,7 +138,7 @@ def _days(period: Period, seen: Iterable[dt.date]) -> list[dt.date]:
     last = period.until or (seen[-1] if seen else None)
     if first is None or last is None:
         return []
-    first, last = max(first, schemas.FIRST_DAY), min(last, schemas.LAST_DAY)
+    first, last = max(first, shapes.FIRST_DAY), min(last, shapes.LAST_DAY)
     return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from promptpulse import shapes
 from promptpulse_server import schemas
 from promptpulse_server.models import (
     ApiKey,
@@ -333,13 +334,13 @@ def store_batch(
     machine: Machine,
     batch_id: str,
     generated_at: dt.datetime,
-    daily: Sequence[schemas.DailyRow],
-    sessions: Sequence[schemas.SessionRow],
-    blocks: Sequence[schemas.BlockRow],
+    daily: Sequence[shapes.DailyRow],
+    sessions: Sequence[shapes.SessionRow],
+    blocks: Sequence[shapes.BlockRow],
     source: str,
     now: dt.datetime,
-    readings: Sequence[schemas.UploadedLimit] = (),
-    plan: schemas.PlanIn | None = None,
+    readings: Sequence[shapes.UploadedLimit] = (),
+    plan: shapes.PlanIn | None = None,
 ) -> Stored:
     """Store one batch of one machine, idempotently (the caller commits it as one transaction).
 
@@ -439,7 +440,7 @@ def store_batch(
     return out
 
 
-def _tokens(m: schemas.ModelBreakdown) -> dict[str, Any]:
+def _tokens(m: shapes.ModelBreakdown) -> dict[str, Any]:
     return dict(
         input_tokens=m.input_tokens,
         output_tokens=m.output_tokens,
@@ -451,7 +452,7 @@ def _tokens(m: schemas.ModelBreakdown) -> dict[str, Any]:
     )
 
 
-def _breakdowns(row: schemas.DailyRow | schemas.SessionRow) -> list[schemas.ModelBreakdown]:
+def _breakdowns(row: shapes.DailyRow | shapes.SessionRow) -> list[shapes.ModelBreakdown]:
     if row.model_breakdowns:
         return row.model_breakdowns
     if (
@@ -463,7 +464,7 @@ def _breakdowns(row: schemas.DailyRow | schemas.SessionRow) -> list[schemas.Mode
         or row.web_search_requests
     ):
         return [
-            schemas.ModelBreakdown(
+            shapes.ModelBreakdown(
                 model_name="unknown",
                 input_tokens=row.input_tokens,
                 output_tokens=row.output_tokens,

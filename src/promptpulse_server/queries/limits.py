@@ -14,8 +14,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from promptpulse import shapes
 from promptpulse.pricing import plan_price
-from promptpulse_server import schemas
 from promptpulse_server.models import LimitReading, Machine, User
 
 CHUNK = 500  # rows per INSERT: 10 values each, well under SQLite's limit on parameters
@@ -27,7 +27,7 @@ def _insert(s: Session) -> Any:
 
 
 def store_readings(
-    s: Session, user: User, machine: Machine, readings: Sequence[schemas.UploadedLimit]
+    s: Session, user: User, machine: Machine, readings: Sequence[shapes.UploadedLimit]
 ) -> int:
     """Store the readings the user has not got yet (by instant); how many were new. A reading
     without either window says nothing, and is not kept."""
@@ -63,7 +63,7 @@ def store_readings(
     return stored
 
 
-def set_plan(s: Session, user: User, plan: schemas.PlanIn, generated_at: dt.datetime) -> None:
+def set_plan(s: Session, user: User, plan: shapes.PlanIn, generated_at: dt.datetime) -> None:
     """The user's plan, unless a batch generated later already said otherwise."""
     if user.plan_at is not None and user.plan_at > generated_at:
         return
