@@ -122,9 +122,9 @@ def test_the_dashboard_in_a_real_browser(
     rows = list(csv.DictReader(io.StringIO(saved.read_text())))
     assert {r["date"] for r in rows} == {d["date"] for d in sonnet["daily"]}
 
-    # the system's theme (dark here) until the toggle; its choice kept across pages (a cookie
-    # the server reads: the page comes in its theme, no script before the first paint)
-    assert page.get_attribute("html", "data-theme") is None
+    # dark until the toggle; its choice kept across pages (a cookie the server reads: the page
+    # comes in its theme, no script before the first paint)
+    assert page.get_attribute("html", "data-theme") == "dark"
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(11, 15, 23)"
     page.click("[data-theme-toggle]")
     assert page.get_attribute("html", "data-theme") == "light"
@@ -395,6 +395,7 @@ PAGES = (
 )
 
 BACKGROUND = "getComputedStyle(document.body).backgroundColor"
+DARK, LIGHT = "rgb(11, 15, 23)", "rgb(245, 247, 251)"  # the page's background in each theme
 
 # In the page: what a person would call broken. Every chart drawn: its labels' boxes inside the
 # chart's box (a name cut at the edge sticks out), and its series in colours of their own.
@@ -484,13 +485,10 @@ def test_every_page_in_both_themes_on_a_desk_and_a_phone(browser: Any, tmp_path:
             page.fill("input[name=api_key]", key["X-API-Key"])
             page.click("button[type=submit]")
             page.wait_for_url(f"{server.base}/")
-            # no choice made: the system's preference
-            for scheme, background in (
-                ("light", "rgb(245, 247, 251)"),
-                ("dark", "rgb(11, 15, 23)"),
-            ):
+            # no choice made: dark, whatever the system prefers
+            for scheme in ("light", "dark"):
                 page.emulate_media(color_scheme=scheme)
-                assert page.evaluate(BACKGROUND) == background, scheme
+                assert page.evaluate(BACKGROUND) == DARK, scheme
             menu = page.locator("#menu a")
             for n in range(menu.count()):  # every page in the menu, on the screen
                 box = menu.nth(n).bounding_box()
@@ -523,3 +521,67 @@ def test_every_page_in_both_themes_on_a_desk_and_a_phone(browser: Any, tmp_path:
         assert problems == []
     finally:
         server.stop()
+
+
+# the colour of a chart's axis labels: Plotly draws them in the theme's text colour
+TICKS = "getComputedStyle(document.querySelector('#daily-cost .xtick text')).fill"
+TICKS_IN = {DARK: "rgb(230, 235, 243)", LIGHT: "rgb(21, 32, 51)"}
+
+
+def test_dark_by_default_then_light_then_the_system(
+    browser: Any, site: tuple[Server, dict[str, str]]
+) -> None:
+    """A first visit is dark although the system prefers light; the toggle goes to light, then
+    to the system's preference (followed as it changes, charts too), then back to dark, its
+    button saying which, and each choice comes back from the server after a reload."""
+    server, key = site
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, color_scheme="light")
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{server.base}/login")
+    page.fill("input[name=api_key]", key["X-API-Key"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.base}/")
+
+    def shows(mode: str, background: str) -> None:
+        page.wait_for_selector("#daily-cost[data-drawn] .main-svg", timeout=15000)
+        assert page.get_attribute("html", "data-theme") == mode
+        assert page.evaluate(BACKGROUND) == background, mode
+        page.wait_for_function(f"{TICKS} === {TICKS_IN[background]!r}", timeout=5000)
+        toggle = page.locator("[data-theme-toggle]")
+        assert toggle.get_attribute("title") == pages.THEMES[mode]
+        assert toggle.get_attribute("aria-label") == pages.THEMES[mode]
+
+    def reloads_as(mode: str, background: str) -> None:
+        page.reload()
+        shows(mode, background)
+        served = context.request.get(f"{server.base}/").text()  # the server's own HTML
+        assert f'<html lang="en" data-theme="{mode}">' in served
+
+    shows("dark", DARK)
+    reloads_as("dark", DARK)
+    assert not [c for c in context.cookies() if c["name"] == pages.THEME_COOKIE]
+
+    page.click("[data-theme-toggle]")
+    shows("light", LIGHT)
+    reloads_as("light", LIGHT)
+    page.emulate_media(color_scheme="dark")  # a chosen theme ignores the system
+    shows("light", LIGHT)
+
+    page.click("[data-theme-toggle]")
+    shows("system", DARK)  # the system prefers dark now
+    page.emulate_media(color_scheme="light")
+    shows("system", LIGHT)
+    reloads_as("system", LIGHT)
+    page.emulate_media(color_scheme="dark")
+    reloads_as("system", DARK)
+
+    page.click("[data-theme-toggle]")
+    page.emulate_media(color_scheme="light")
+    shows("dark", DARK)
+    reloads_as("dark", DARK)
+    assert [c["value"] for c in context.cookies() if c["name"] == pages.THEME_COOKIE] == ["dark"]
+    context.close()
+    assert problems == []

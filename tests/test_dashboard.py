@@ -546,6 +546,98 @@ def test_the_new_cards_equal_the_api(
     assert "cost-before" not in everything and 'data-stat="projected"' in everything
 
 
+def _searches_upload(client: TestClient[Any], key: dict[str, str]) -> None:
+    """Thirty days of three models: Opus searches the web on even days (more each day),
+    Sonnet on every third day, Haiku never; days 21 to 30 have no search at all."""
+
+    def row(model: str, cost: float, searches: int) -> dict[str, Any]:
+        return breakdown(model, cost=cost + searches * 0.01) | {
+            "webSearchRequests": searches,
+            "webSearchCost": searches * 0.01,
+        }
+
+    body = {
+        "batchId": "searcher-1",
+        "generatedAt": iso(NOW.replace(microsecond=0)),
+        "machine": {"id": "searcher", "hostname": "searcher.local"},
+        "daily": [
+            {
+                "date": day(n),
+                "modelBreakdowns": [
+                    row("claude-opus-4-6", 2.0, n + 1 if n % 2 == 0 and n <= 20 else 0),
+                    row("claude-sonnet-4-5", 0.5, 2 if n % 3 == 0 and n <= 20 else 0),
+                    row("claude-haiku-4-5", 0.1, 0),
+                ],
+            }
+            for n in range(0, 31)
+        ],
+    }
+    r = client.post("/api/v1/uploads", json=body, headers=key)
+    assert r.status_code == 201, r.text
+
+
+def _search_card(html: str) -> str:
+    return html.split('id="web-search"', 1)[1].split('id="projection"', 1)[0]
+
+
+def test_the_web_search_card_equals_the_api(client: TestClient[Any]) -> None:
+    """The overview's web search card (its cost, its count of searches, its donut and the
+    donut's legend) holds what /api/usage/aggregate says for the same days and filters; a
+    period without a search says so."""
+    key = signup(client, "sam")
+    _searches_upload(client, key)
+    log_in(client, key)
+    views = (
+        ("period=week", {"since": day(6), "until": day(0)}),
+        ("period=month", {"since": day(29), "until": day(0)}),
+        (
+            "period=month&model=claude-sonnet-4-5",
+            {"since": day(29), "until": day(0), "model": "claude-sonnet-4-5"},
+        ),
+        (f"period=custom&since={day(20)}&until={day(12)}", {"since": day(20), "until": day(12)}),
+    )
+    for query, params in views:
+        html = client.get(f"/?{query}").text
+        api = _aggregate(client, key, **params)
+        totals = api["totals"]
+        per_model: dict[str, float] = {}
+        for d in api["daily"]:
+            for m in d["modelBreakdowns"]:
+                if m["webSearchCost"]:
+                    per_model[m["modelName"]] = (
+                        per_model.get(m["modelName"], 0) + m["webSearchCost"]
+                    )
+        assert totals["webSearchRequests"] > 0 and per_model, query  # the data searches here
+        assert _stat(html, "web-search-cost") == pages.money(totals["webSearchCost"]), query
+        assert _stat(html, "web-searches") == f"{totals['webSearchRequests']:,}", query
+        charts = json.loads(html.split('id="charts">', 1)[1].split("</script>", 1)[0])
+        (pie,) = next(c for c in charts if c["id"] == "web-search-by-model")["data"]
+        assert dict(zip(pie["customdata"], pie["values"], strict=True)) == pytest.approx(
+            per_model
+        ), query
+        assert sum(pie["values"]) == pytest.approx(totals["webSearchCost"]), query
+        legend = dict(
+            re.findall(r'title="([^"]+)">.*?<span class="n">([^<]+)</span>', _search_card(html))
+        )
+        assert legend == {m: pages.money(c) for m, c in per_model.items()}, query
+        assert "No web searches in this period" not in html, query
+
+    # Haiku never searched, nor did anyone in days 21 to 30: the card says so, as the API does
+    for query, params in (
+        ("period=month&model=claude-haiku-4-5", {"since": day(29), "model": "claude-haiku-4-5"}),
+        (f"period=custom&since={day(30)}&until={day(21)}", {"since": day(30), "until": day(21)}),
+    ):
+        html = client.get(f"/?{query}").text
+        totals = _aggregate(client, key, **params)["totals"]
+        assert totals["totalCost"] > 0 and totals["webSearchRequests"] == 0, query
+        assert _stat(html, "web-search-cost") == pages.money(totals["webSearchCost"]) == "$0.00"
+        assert _stat(html, "web-searches") == "0"
+        card = _search_card(html)
+        assert "No web searches in this period." in card and 'id="web-search-by-model"' not in card
+        charts = json.loads(html.split('id="charts">', 1)[1].split("</script>", 1)[0])
+        assert all(c["data"] == [] for c in charts if c["id"] == "web-search-by-model"), query
+
+
 def test_a_reversed_range_is_explained_on_the_page(
     client: TestClient[Any], team: dict[str, dict[str, str]]
 ) -> None:

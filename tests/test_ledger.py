@@ -234,7 +234,7 @@ def counted_line_by_line(root: Path) -> list[tuple[Any, ...]]:
                 line.cache_read_tokens,
                 line.speed == "fast",
             )
-            rows.append((path, *line[:-1], cost, line.cwd))
+            rows.append((path, *line[:13], cost, line.cwd, line.web_search_requests))
     return sorted(rows, key=repr)
 
 
@@ -257,8 +257,8 @@ def test_the_ledger_counts_what_a_line_by_line_read_counts(
         stored = led.db.execute(
             "SELECT f.path, l.offset, l.ts, l.message_id, l.request_id, l.sidechain, l.model, "
             "l.speed, l.input, l.output, l.cache_write, l.cache_write_1h, l.cache_read, "
-            "l.cost_usd, l.calc_cost, l.cwd FROM line l JOIN file f ON f.id = l.file_id "
-            "WHERE l.counted = 1"
+            "l.cost_usd, l.calc_cost, l.cwd, l.web_search FROM line l "
+            "JOIN file f ON f.id = l.file_id WHERE l.counted = 1"
         ).fetchall()
     got = sorted(((*r[:5], bool(r[5]), *r[6:]) for r in stored), key=repr)
     assert got == counted_line_by_line(root)

@@ -489,13 +489,13 @@ def options(html: str) -> set[str]:
 
 def seen_on_pages(client: TestClient[Any]) -> dict[str, set[str]]:
     """Whose usage each page and export of everyone shows to the logged-in browser."""
-    team = client.get("/team?period=all&format=json")
+    team = client.get("/team?user=all&period=all&format=json")
     machines = client.get("/machines?user=all&period=all&format=json")
     sessions = client.get("/sessions?user=all&period=all&format=json")
     blocks = client.get("/blocks?user=all&period=all&format=json")
     for r in (team, machines, sessions, blocks):
         assert r.status_code == 200, r.text
-    team_html = client.get("/team?period=all")
+    team_html = client.get("/team?user=all&period=all")
     assert team_html.status_code == 200
     return {
         "team": {row["username"] for row in team.json()},

@@ -100,14 +100,21 @@ def csv_cell(value: Any) -> Any:
 
 
 THEME_COOKIE = "pp_theme"
+# the toggle's modes in the order it cycles through them, each with what its button says
+# (static/app.js holds the same words for the button after a click)
+THEMES = {
+    "dark": "Dark theme (click for light)",
+    "light": "Light theme (click to follow the system)",
+    "system": "Theme follows the system (click for dark)",
+}
 
 
 def theme_of(request: Request[Any, Any, Any] | None) -> str:
-    """The theme the viewer chose with the toggle (a cookie the server reads, so the page
-    comes in its colours before the first paint, without an inline script), or "" for the
-    system's preference, dark when it states none."""
+    """The theme the viewer chose with the toggle: a cookie the server reads, so the page comes
+    in its colours before the first paint, without an inline script. Dark unless light or
+    "system" (follow the device's preference) was chosen."""
     chosen = request.cookies.get(THEME_COOKIE, "") if request is not None else ""
-    return chosen if chosen in ("light", "dark") else ""
+    return chosen if chosen in THEMES else "dark"
 
 
 @functools.cache
@@ -132,6 +139,7 @@ def _environment() -> Environment:
         short=palette.short_name,
         periods=views.PERIODS,
         theme_of=theme_of,
+        themes=THEMES,
         timezones=timezones(),
     )
     return env

@@ -1029,9 +1029,10 @@ def limits_card(
 ) -> LimitsCard:
     """From the windows' status now and the latest readings they come from, the period's
     readings (stored rows, oldest first), the plan (name, price) and the overview's (date,
-    model, …, cost) rows; the chart spans the ``period`` (start, end) when it has both."""
+    model, four token counts, cost, web searches, their cost) rows; the chart spans the
+    ``period`` (start, end) when it has both."""
     by_month: dict[tuple[int, int], float] = defaultdict(float)
-    for day, *_, cost in usage:
+    for day, _model, _i, _o, _cw, _cr, cost, *_web in usage:
         by_month[(day.year, day.month)] += float(cost or 0)
     price = plan[1] if plan else None
     months = [

@@ -5,11 +5,19 @@
   "use strict";
   var root = document.documentElement;
   // the theme: the server sets <html data-theme> from the pp_theme cookie before the first
-  // paint; without one, the CSS follows the system (dark when it says nothing)
-  function theme() {
-    var chosen = root.getAttribute("data-theme");
-    if (chosen) return chosen;
-    return window.matchMedia && window.matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark";
+  // paint (dark when none); the toggle goes dark, light, system (the CSS follows the device)
+  var THEMES = {
+    dark: ["light", "Dark theme (click for light)"],
+    light: ["system", "Light theme (click to follow the system)"],
+    system: ["dark", "Theme follows the system (click for dark)"],
+  };
+  function setTheme(toggle, mode) {
+    root.setAttribute("data-theme", mode);
+    document.querySelector("meta[name=color-scheme]").content = mode === "system" ? "dark light" : mode;
+    toggle.title = THEMES[mode][1];
+    toggle.setAttribute("aria-label", THEMES[mode][1]);
+    document.cookie = "pp_theme=" + mode + "; path=/; max-age=31536000; samesite=lax";
+    draw();
   }
 
   function css(name) {
@@ -109,10 +117,12 @@
     var toggle = document.querySelector("[data-theme-toggle]");
     if (toggle) {
       toggle.addEventListener("click", function () {
-        var next = theme() === "light" ? "dark" : "light";
-        root.setAttribute("data-theme", next);
-        document.cookie = "pp_theme=" + next + "; path=/; max-age=31536000; samesite=lax";
-        draw();
+        setTheme(toggle, (THEMES[root.getAttribute("data-theme")] || THEMES.dark)[0]);
+      });
+    }
+    if (window.matchMedia) {  // following the system: the charts take its new colours too
+      window.matchMedia("(prefers-color-scheme: light)").addEventListener("change", function () {
+        if (root.getAttribute("data-theme") === "system") draw();
       });
     }
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
