@@ -149,11 +149,26 @@ def _migrated_postgres(postgres_url: str) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite server database the migrations built, once per test process, for tests to copy
+    (building one from nothing runs every migration: about 0.2 s a test)."""
+    from promptpulse_server import db
+
+    path = tmp_path_factory.mktemp("migrated") / "server.sqlite3"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.migrate(engine)
+    engine.dispose()  # the last connection closes: the write-ahead log is folded into the file
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty server database URL."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'server.sqlite3'}"
+        path = tmp_path / "server.sqlite3"
+        shutil.copyfile(request.getfixturevalue("_migrated_sqlite"), path)
+        return f"sqlite:///{path}"
     url: str = request.getfixturevalue("_migrated_postgres")
     from sqlalchemy import create_engine, text
 

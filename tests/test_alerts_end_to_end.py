@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from serving import Server
 from test_api import batch, breakdown
 from test_budgets import SECRET, Mailbox, Receiver, cost_budget, receiver, smtp  # noqa: F401
-from test_end_to_end import Server
 from testclock import NOW, TODAY, iso
 
 pytestmark = pytest.mark.dates

@@ -13,8 +13,8 @@ from litestar.testing import TestClient
 from sqlalchemy import create_engine, text
 
 from promptpulse_server.app import create_app
+from serving import SERVER
 from test_dashboard import csrf, log_in
-from test_server_process import SERVER
 from test_teams import make_settings, ok
 from testclock import NOW, FakeClock
 

@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from promptpulse_server import pages
+from serving import Server
 from test_api import breakdown
 from test_budgets import Receiver, receiver  # noqa: F401  (the fixture)
 from test_dashboard import day, upload
-from test_end_to_end import Server
 from testclock import NOW, iso
 
 pytestmark = pytest.mark.dates
@@ -54,6 +54,20 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+def watch(problems: list[str], page: Any) -> None:
+    """Console errors and uncaught exceptions of ``page`` go to ``problems``."""
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+
+
+def log_in(page: Any, base: str, api_key: str) -> None:
+    """Log in on ``page`` with an API key, as a person would; on the overview after."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=api_key]", api_key)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
     server = Server(f"sqlite:///{tmp_path / 'server.sqlite3'}", tmp_path / "server-home")
@@ -80,8 +94,7 @@ def test_the_dashboard_in_a_real_browser(
     requests: list[str] = []
     problems: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    watch(problems, page)
 
     page.goto(f"{server.base}/")
     assert "/login" in page.url
@@ -222,8 +235,7 @@ def test_sign_up_with_an_invite_and_see_the_teams_dashboard(
     requests: list[str] = []
     problems: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    watch(problems, page)
 
     page.goto(f"{server.base}/join/{code}")
     assert page.locator("[data-team=lab]").inner_text() == "Lab"
@@ -301,8 +313,7 @@ def test_the_limits_card_and_the_team_table_in_a_real_browser(browser: Any, tmp_
         requests: list[str] = []
         problems: list[str] = []
         page.on("request", lambda r: requests.append(r.url))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
+        watch(problems, page)
         page.goto(f"{server.base}/")
         page.fill("input[name=api_key]", keys["lee"]["X-API-Key"])
         page.click("button[type=submit]")
@@ -344,12 +355,8 @@ def test_adding_a_budget_and_sending_a_test_in_a_real_browser(
     server, key = site
     page = browser.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(f"{server.base}/login")
-    page.fill("input[name=api_key]", key["X-API-Key"])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.base}/")
+    watch(problems, page)
+    log_in(page, server.base, key["X-API-Key"])
     page.goto(f"{server.base}/settings")
     form = page.locator("#budget-form")
     form.locator("select[name=kind]").select_option("cost")
@@ -479,12 +486,8 @@ def test_every_page_in_both_themes_on_a_desk_and_a_phone(browser: Any, tmp_path:
         for width, height, device in ((1440, 1000, "desk"), (390, 844, "phone")):
             context = browser.new_context(viewport={"width": width, "height": height})
             page = context.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(f"{server.base}/login")
-            page.fill("input[name=api_key]", key["X-API-Key"])
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{server.base}/")
+            watch(problems, page)
+            log_in(page, server.base, key["X-API-Key"])
             # no choice made: dark, whatever the system prefers
             for scheme in ("light", "dark"):
                 page.emulate_media(color_scheme=scheme)
@@ -538,12 +541,8 @@ def test_dark_by_default_then_light_then_the_system(
     context = browser.new_context(viewport={"width": 1200, "height": 900}, color_scheme="light")
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(f"{server.base}/login")
-    page.fill("input[name=api_key]", key["X-API-Key"])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.base}/")
+    watch(problems, page)
+    log_in(page, server.base, key["X-API-Key"])
 
     def shows(mode: str, background: str) -> None:
         page.wait_for_selector("#daily-cost[data-drawn] .main-svg", timeout=15000)

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from test_end_to_end import Server
+from serving import Server
 
 PP = [sys.executable, "-m", "promptpulse"]
 

@@ -16,8 +16,8 @@ from logtree import response, write
 from promptpulse import clock
 from promptpulse_server.app import create_app
 from promptpulse_server.settings import Settings, SettingsError
+from serving import Server
 from test_cli import run
-from test_end_to_end import Server
 from testclock import NOW, FakeClock, iso
 
 pytestmark = pytest.mark.dates

@@ -16,8 +16,8 @@ from sqlalchemy.engine import make_url
 from promptpulse_server import copy_db, db
 from promptpulse_server.app import create_app
 from promptpulse_server.settings import database_url
+from serving import SERVER
 from test_api import batch, breakdown, session
-from test_server_process import SERVER
 from test_teams import Key, account, create_team, invite, join, make_settings, ok, upload
 from testclock import FakeClock
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,8 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from promptpulse_server import db
 from promptpulse_server.settings import Settings, SettingsError, database_url
-
-SERVER = [sys.executable, "-c", "from promptpulse_server.cli import main; main()"]
+from serving import SERVER
 
 
 def test_pool_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from test_server_process import ROOT, SERVER
+from serving import SERVER
+from test_server_process import ROOT
 
 ENTRYPOINT = ROOT / "docker" / "entrypoint"
 AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]

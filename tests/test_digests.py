@@ -14,9 +14,9 @@ import pytest
 from litestar.testing import TestClient
 
 from promptpulse_server.app import create_app
+from serving import SERVER
 from test_api import batch, breakdown, signup
 from test_budgets import Receiver, receiver, settings_for  # noqa: F401  (the fixture)
-from test_db import SERVER
 from testclock import NOW, TODAY, FakeClock, iso
 
 pytestmark = pytest.mark.dates

@@ -18,46 +18,10 @@ import pytest
 from logtree import TreeSpec, generate, response, write
 
 import test_budgets
-from test_server_process import SERVER, free_port
+from serving import Server, free_port
 from testclock import NOW
 
 PP = [sys.executable, "-m", "promptpulse"]
-
-
-class Server:
-    def __init__(self, database: str, home: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = dict(
-            os.environ,
-            DATABASE_URL=database,
-            PORT=str(self.port),
-            HOST="127.0.0.1",
-            PROMPTPULSE_HOME=str(home),
-            PROMPTPULSE_ALLOW_PRIVATE_WEBHOOKS="1",  # the tests' receivers are on 127.0.0.1
-        )
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [*SERVER, "serve"],
-            env=self.env,
-            text=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(150):
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        pytest.fail("server did not start")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture

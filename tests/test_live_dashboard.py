@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import queue
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,14 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
+from serving import Server
 from test_browser import browser  # noqa: F401  (the fixture)
 from test_dashboard import upload
-from test_end_to_end import Server
-from test_server_process import SERVER
 
 pytestmark = pytest.mark.dates
 
 WITHIN_S = 5.0
+CHECK_S = 2.0  # the servers' PROMPTPULSE_LIVE_CHECK_S: a logged-out stream ends within it
 
 
 class Stream:
@@ -74,6 +73,7 @@ class Site:
         self.servers = [Server(database, home / f"home-{n}") for n in range(processes)]
         for server in self.servers:
             server.env["PROMPTPULSE_SECRET_KEY"] = "the-same-on-every-process"
+            server.env["PROMPTPULSE_LIVE_CHECK_S"] = str(CHECK_S)
         self.clients: list[httpx.Client] = []
 
     def client(self, n: int = 0, cookies: httpx.Cookies | None = None) -> httpx.Client:
@@ -182,7 +182,7 @@ def test_whom_a_stream_follows(site: Site) -> None:
     page = alice.get("/settings").text
     token = page.split('name="_csrf_token" value="', 1)[1].split('"', 1)[0]
     alice.post("/logout", data={"_csrf_token": token})
-    assert alice_stream.next(25) == "closed"  # at its next look (HEARTBEAT_S)
+    assert alice_stream.next(CHECK_S + 8) == "closed"  # at its next look (live_check_s)
     assert alice.get("/live/usage", follow_redirects=False).status_code in (302, 303)
 
 
@@ -190,15 +190,10 @@ def test_serve_with_two_workers(database: str, tmp_path: Path) -> None:
     """Streams on either worker of ``serve --workers 2`` hear an upload stored by either."""
     site = Site(database, tmp_path, processes=1)
     server = site.servers[0]
-    proc = server.proc = subprocess.Popen(
-        [*SERVER, "serve", "--workers", "2"],
-        env=server.env,
-        text=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server.start("--workers", "2")
+    proc = server.proc
+    assert proc is not None
     try:
-        _wait_up(server)
         key, browser = site.account("alice")
         # several connections, so that both workers hold some (the kernel spreads them)
         streams = [Stream(site.client(0, browser.cookies), "/live/usage") for _ in range(6)]
@@ -245,16 +240,6 @@ def test_serve_stops_at_once_with_streams_open(
             server.proc.kill()
             server.proc.wait()
         site.close()
-
-
-def _wait_up(server: Server) -> None:
-    for _ in range(200):
-        try:
-            if httpx.get(f"{server.base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail("server did not start")
 
 
 def test_the_overview_changes_in_a_real_browser_without_reloading(

@@ -16,8 +16,8 @@ import pytest
 
 from promptpulse_server import logs
 from promptpulse_server.settings import Settings, SettingsError
+from serving import SERVER, free_port
 from test_api import batch
-from test_server_process import SERVER, free_port
 
 METRICS_TOKEN = "metrics-token-abcdef123456"
 

@@ -18,9 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from promptpulse_server import db, digests
 from promptpulse_server.app import create_app
 from promptpulse_server.settings import Settings
+from serving import SERVER, free_port
 from test_api import batch, breakdown, signup
 from test_budgets import Receiver, add, cost_budget, receiver, spend  # noqa: F401  (the fixture)
-from test_server_process import SERVER, free_port
 from testclock import NOW, TODAY, FakeClock
 
 TOKEN = "scrape-me-0123456789"

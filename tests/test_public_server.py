@@ -8,10 +8,6 @@ import os
 import re
 import sqlite3
 import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,61 +19,27 @@ from litestar.testing import TestClient
 from promptpulse_server import pages
 from promptpulse_server.app import create_app
 from promptpulse_server.settings import Settings, SettingsError, trusted_proxies
-from test_server_process import SERVER, free_port
+from serving import SERVER, Server, free_port
 
 
-@dataclass
-class Running:
-    base: str
-    log: Path  # the process's stdout and stderr
-    home: Path
-
-    def signup(self, name: str, forwarded_for: str | None = None) -> httpx.Response:
-        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
-        return httpx.post(f"{self.base}/api/users", json={"username": name}, headers=headers)
-
-    def wait_for_log(self, text: str) -> str:
-        for _ in range(100):
-            log = self.log.read_text()
-            if text in log:
-                return log
-            time.sleep(0.05)
-        pytest.fail(f"{text!r} never reached the log:\n{self.log.read_text()}")
-
-
-@contextmanager
-def running(tmp_path: Path, **settings: str) -> Iterator[Running]:
-    """``promptpulse-server serve`` on its default SQLite database, configured by ``settings``."""
+def running(tmp_path: Path, **settings: str) -> Server:
+    """``promptpulse-server serve`` on its default SQLite database, configured by ``settings``,
+    its output kept in a log."""
     port = free_port()
-    home = tmp_path / f"home-{port}"
-    env = dict(os.environ, HOST="127.0.0.1", PORT=str(port), PROMPTPULSE_HOME=str(home))
-    env.pop("DATABASE_URL", None)
-    env.update(PYTHONUNBUFFERED="1", **settings)
-    log = tmp_path / f"server-{port}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([*SERVER, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"server did not start:\n{log.read_text()}")
-        yield Running(base, log, home)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    return Server(None, tmp_path / f"home-{port}", log=tmp_path / f"server-{port}.log", **settings)
+
+
+def signup(server: Server, name: str, forwarded_for: str | None = None) -> httpx.Response:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return httpx.post(f"{server.base}/api/users", json={"username": name}, headers=headers)
 
 
 # --- whose X-Forwarded-For is believed ---------------------------------------------------------
 
 
-def session_cookie_is_secure(server: Running, forwarded_for: str | None = None) -> bool:
+def session_cookie_is_secure(server: Server, forwarded_for: str | None = None) -> bool:
     """Whether a login over what the client says was https sets a Secure session cookie."""
-    key = server.signup("gwen", forwarded_for).json()["apiKey"]
+    key = signup(server, "gwen", forwarded_for).json()["apiKey"]
     link = httpx.post(f"{server.base}/api/login-links", headers={"X-API-Key": key})
     answer = httpx.get(server.base + link.json()["path"], headers={"X-Forwarded-Proto": "https"})
     assert answer.status_code in (302, 303), answer.text
@@ -90,7 +52,7 @@ def test_by_default_no_client_chooses_its_address_or_its_scheme(tmp_path: Path) 
         # uvicorn rewrites the scheme only for a trusted peer, and the Secure flag follows the
         # scheme (web.py): a client cannot make the server believe it came over https
         assert not session_cookie_is_secure(server)
-        codes = [server.signup(f"user{i}", f"203.0.113.{i}").status_code for i in range(3)]
+        codes = [signup(server, f"user{i}", f"203.0.113.{i}").status_code for i in range(3)]
     assert codes == [201, 429, 429]  # the second sign-up of the minute was the last
 
 
@@ -98,10 +60,10 @@ def test_behind_a_trusted_proxy_forwarded_addresses_and_scheme_count(tmp_path: P
     trusted = {"PROMPTPULSE_SIGNUPS_PER_MINUTE": "2", "PROMPTPULSE_TRUSTED_PROXIES": "127.0.0.1"}
     with running(tmp_path, **trusted) as server:
         assert session_cookie_is_secure(server, "192.0.2.1")
-        first = [server.signup(f"first{i}", "203.0.113.1").status_code for i in range(2)]
+        first = [signup(server, f"first{i}", "203.0.113.1").status_code for i in range(2)]
         # the proxy appends the address it saw; what the client wrote before it is not believed
-        spoofed = server.signup("first2", "198.51.100.7, 203.0.113.1").status_code
-        second = server.signup("second", "203.0.113.2").status_code
+        spoofed = signup(server, "first2", "198.51.100.7, 203.0.113.1").status_code
+        second = signup(server, "second", "203.0.113.2").status_code
     assert first == [201, 201]
     assert spoofed == 429
     assert second == 201
@@ -131,7 +93,7 @@ def test_client_errors_are_one_line_and_only_unexpected_errors_leave_a_traceback
     tmp_path: Path,
 ) -> None:
     with running(tmp_path) as server:
-        key = {"X-API-Key": server.signup("ann").json()["apiKey"]}
+        key = {"X-API-Key": signup(server, "ann").json()["apiKey"]}
         bad = httpx.post(f"{server.base}/api/v1/uploads", headers=key, json={"batchId": 1})
         unknown = httpx.get(f"{server.base}/api/users/me")
         assert (bad.status_code, unknown.status_code) == (400, 401)

@@ -4,13 +4,9 @@ between them, a minute's budget comes back the next minute, and spent windows ar
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from promptpulse_server.app import create_app
 from promptpulse_server.settings import Settings
-from test_server_process import SERVER, free_port
+from serving import Server
 from testclock import NOW, FakeClock
 
 pytestmark = pytest.mark.dates
@@ -29,41 +25,20 @@ pytestmark = pytest.mark.dates
 SECONDS_LEFT = math.ceil(60 - NOW.second - NOW.microsecond / 1e6)  # of the test instant's minute
 
 
-@contextmanager
-def serving(database: str, home: Path, **settings: str) -> Iterator[str]:
-    """``promptpulse-server serve`` on ``database``; its base URL."""
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=database, HOST="127.0.0.1", PORT=str(port), **settings)
-    env["PROMPTPULSE_HOME"] = str(home)
-    log = home.with_suffix(".log")
-    home.mkdir(parents=True)
-    with log.open("w") as out:
-        proc = subprocess.Popen([*SERVER, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"server did not start:\n{log.read_text()}")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    assert "Traceback" not in log.read_text(), log.read_text()
-
-
 def test_two_server_processes_share_one_budget(database: str, tmp_path: Path) -> None:
     with ExitStack() as stack:
-        bases = [
+        servers = [
             stack.enter_context(
-                serving(database, tmp_path / f"server{n}", PROMPTPULSE_SIGNUPS_PER_MINUTE="5")
+                Server(
+                    database,
+                    tmp_path / f"server{n}",
+                    log=tmp_path / f"server{n}.log",
+                    PROMPTPULSE_SIGNUPS_PER_MINUTE="5",
+                )
             )
             for n in range(2)
         ]
+        bases = [server.base for server in servers]
 
         def sign_up(n: int) -> httpx.Response:
             return httpx.post(
@@ -72,6 +47,8 @@ def test_two_server_processes_share_one_budget(database: str, tmp_path: Path) ->
 
         with ThreadPoolExecutor(max_workers=16) as pool:
             answers = list(pool.map(sign_up, range(16)))
+    for server in servers:
+        assert "Traceback" not in server.log_text(), server.log_text()
     codes = Counter(a.status_code for a in answers)
     assert codes == {201: 5, 429: 11}, [a.text for a in answers]
     for answer in answers:

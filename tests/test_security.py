@@ -21,9 +21,9 @@ from sqlalchemy import create_engine, insert, select
 from promptpulse_server.app import create_app
 from promptpulse_server.models import DailyUsage, Machine, SessionUsage, User
 from promptpulse_server.settings import Settings
+from serving import Server
 from test_api import breakdown, signup
 from test_dashboard import client, csrf, log_in  # noqa: F401  (the fixture)
-from test_end_to_end import Server
 from testclock import NOW, TODAY, FakeClock, iso
 
 pytestmark = pytest.mark.dates

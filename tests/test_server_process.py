@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from serving import SERVER, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = [sys.executable, "-c", "from promptpulse_server.cli import main; main()"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -90,8 +84,24 @@ def test_railway_runs_the_images_command_with_the_health_check() -> None:
     assert 'CMD ["promptpulse-server", "serve"]' in docker
 
 
-def test_missing_server_extra_is_explained(tmp_path: Path) -> None:
-    # a Python where litestar cannot be imported
+@pytest.mark.parametrize("missing", ["litestar", "uvicorn"])
+def test_without_the_server_extra_it_says_what_to_install(missing: str, tmp_path: Path) -> None:
+    hidden = f"import sys; sys.modules[{missing!r}] = None; "  # as if it were not installed
+    run = subprocess.run(
+        [sys.executable, "-c", hidden + "from promptpulse_server.cli import main; main()", "users"],
+        env=dict(os.environ, PROMPTPULSE_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1
+    assert run.stderr == (
+        f"promptpulse-server needs the server extra ({missing} is missing):\n"
+        "    pip install 'promptpulse[server]'\n"
+    )
+
+
+def test_a_broken_server_extra_is_explained(tmp_path: Path) -> None:
+    # a Python where litestar is found but cannot be imported
     shadow = tmp_path / "shadow"
     shadow.mkdir()
     (shadow / "litestar.py").write_text("raise ImportError('nope', name='litestar')\n")

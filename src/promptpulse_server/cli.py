@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -317,25 +317,35 @@ def _engine(settings: Settings | None = None) -> Any:
     return engine
 
 
+SERVER_EXTRA = ("alembic", "litestar", "sqlalchemy", "uvicorn")
+
+
+def _needs_the_server_extra(name: str) -> NoReturn:
+    print(
+        f"promptpulse-server needs the server extra ({name} is missing):\n"
+        "    pip install 'promptpulse[server]'",
+        file=sys.stderr,
+    )
+    sys.exit(1)
+
+
 def main() -> None:
-    try:
-        import alembic  # noqa: F401
-        import litestar  # noqa: F401
-        import sqlalchemy  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as exc:
-        print(
-            f"promptpulse-server needs the server extra ({exc.name} is missing):\n"
-            "    pip install 'promptpulse[server]'",
-            file=sys.stderr,
-        )
-        sys.exit(1)
+    from importlib.util import find_spec
+
+    # found, not imported: each command imports only what it uses
+    for name in SERVER_EXTRA:
+        if not find_spec(name):
+            _needs_the_server_extra(name)
     from sqlalchemy.exc import SQLAlchemyError
 
     from promptpulse_server.settings import SettingsError
 
     try:
         app()
+    except ImportError as exc:  # installed, but broken
+        if (exc.name or "").split(".")[0] not in SERVER_EXTRA:
+            raise
+        _needs_the_server_extra(exc.name or "")
     except (_Fail, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

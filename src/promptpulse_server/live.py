@@ -15,9 +15,11 @@ How a change travels, from the upload that commits it to the pages that show it:
   page shows, resolved as the page resolves them (``team``, ``user``), among those the viewer
   may see (``queries.visible_users``). An event names no one and carries no figures: it says
   only "changed", and the page fetches itself through its normal, authorized route. Whom the
-  stream follows is worked out again before each event and every ``HEARTBEAT_S``: a stream
-  whose session ended (logout, a revoked key, a disabled account) closes, and someone who
-  stopped sharing is no longer followed; a team the viewer left ends the stream.
+  stream follows is worked out again before each event and every ``Settings.live_check_s``
+  (``PROMPTPULSE_LIVE_CHECK_S``, 20 s, when a comment line also keeps proxies from closing an
+  idle stream): a stream whose session ended (logout, a revoked key, a disabled account)
+  closes, and someone who stopped sharing is no longer followed; a team the viewer left ends
+  the stream.
 - Changes that land together become one event (``COALESCE_S``).
 
 Shutting down: uvicorn waits for open responses before it stops, and a stream never ends on
@@ -55,7 +57,6 @@ from promptpulse_server.settings import Settings
 
 CHANNEL = queries.live.CHANNEL
 WATCH_S = 1.0  # how often a SQLite process with an open stream looks at the marker
-HEARTBEAT_S = 20.0  # a comment line this often keeps proxies from closing an idle stream
 COALESCE_S = 0.3  # changes this close together make one event
 RETRY_MS = 3000  # how long the browser waits before it reconnects
 MAX_STREAMS = 500  # open streams per process; more get 503
@@ -236,13 +237,13 @@ async def live_usage(
             return None
 
     return ServerSentEvent(
-        _events(hub, people, still),
+        _events(hub, people, still, state.settings.live_check_s),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
 async def _events(
-    hub: Hub, people: frozenset[int], who: Callable[[], frozenset[int] | None]
+    hub: Hub, people: frozenset[int], who: Callable[[], frozenset[int] | None], check_s: float
 ) -> AsyncIterator[ServerSentEventMessage]:
     changed: set[int] = set()
     woken = asyncio.Event()
@@ -261,7 +262,7 @@ async def _events(
         yield ServerSentEventMessage(event="ready", data="ready", retry=RETRY_MS)
         async with subscriber.run_in_background(heard, join=False):
             while not hub.closing.is_set():
-                woke = await _first(woken, hub.closing, HEARTBEAT_S)
+                woke = await _first(woken, hub.closing, check_s)
                 if hub.closing.is_set():
                     break
                 if woke:

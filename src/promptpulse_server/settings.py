@@ -211,6 +211,9 @@ class Settings:
     alert_retry_delays: tuple[float, ...] = (1.0, 4.0)  # seconds before the 2nd, 3rd attempt
     # PROMPTPULSE_SPIKE_FLOOR_USD: a day under this cost is no spike, however unusual
     spike_floor_usd: float = 5.0
+    # PROMPTPULSE_LIVE_CHECK_S: how often an open live page's stream says it is still there
+    # and checks its viewer again (a logged-out session's stream ends at its next check)
+    live_check_s: float = 20.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -248,6 +251,7 @@ class Settings:
             smtp_url=env.get("PROMPTPULSE_SMTP_URL", "").strip(),
             mail_from=env.get("PROMPTPULSE_MAIL_FROM", "").strip(),
             spike_floor_usd=_dollars("PROMPTPULSE_SPIKE_FLOOR_USD", 5.0),
+            live_check_s=_seconds("PROMPTPULSE_LIVE_CHECK_S", 20.0),
         )
 
 
