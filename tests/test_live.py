@@ -29,9 +29,10 @@ NOW = testclock.NOW
 PP = [sys.executable, "-m", "promptpulse"]
 
 
-def render(renderable: RenderableType) -> str:
-    console = Console(width=160, record=True, file=io.StringIO(), color_system=None)
-    console.print(renderable)
+def render(renderable: RenderableType, width: int = 160) -> str:
+    """The text ``run`` prints for a frame when not on a terminal."""
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(renderable, crop=False)
     return console.export_text()
 
 
@@ -193,6 +194,31 @@ def test_daily_shows_the_last_seven_days_with_today_marked(ledger: Any) -> None:
         ledger, lambda: [], lambda: testclock.NOW_MS, UTC, since=(NOW - timedelta(days=30)).date()
     )
     assert yesterday in render(since())
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120])
+def test_the_tables_fit_the_terminal_and_cut_no_figure(ledger: Any, width: int) -> None:
+    """Each frame's table takes the widest layout that fits (ccusage's compact one, then a
+    narrow one), with every day, block start and cost whole at any width; on a screen too
+    narrow for any layout (40 columns for the blocks), the narrowest, wider than the screen,
+    rather than cut a figure."""
+    now = testclock.NOW_MS
+    blocks = reports.by_block(ledger.usage_lines("auto", None), now)
+    shown = reports.select_blocks(blocks, now, UTC, recent=True)
+    blocks_text = render(live.blocks_frame(blocks, now, UTC), width)
+    daily = live.daily_source(ledger, lambda: [], lambda: now, UTC)()
+    days = reports.by_period(ledger.usage_by_day(UTC, "auto", None), "daily")
+    daily_text = render(daily, width)
+    for text in (blocks_text, daily_text):
+        if width >= 60:
+            assert max(len(line) for line in text.splitlines()) <= width, text
+    for block in shown:
+        if not block.is_gap:
+            start = datetime.fromtimestamp(block.start / 1000, UTC).strftime("%Y-%m-%d")
+            assert start in blocks_text and money(block.usage.totals.cost) in blocks_text
+    for day in days:
+        assert day.key in daily_text and money(day.usage.totals.cost) in daily_text
+    assert ("Cache Read" in daily_text) == (width >= 120)  # every token column on a wide one
 
 
 @pytest.mark.parametrize("report", ["daily", "blocks"])

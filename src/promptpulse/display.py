@@ -7,7 +7,7 @@ from datetime import tzinfo
 from typing import Any, Literal
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
 from promptpulse.reports import Block, PeriodUsage, SessionUsage, Tokens, Usage
@@ -231,12 +231,12 @@ def block_table(
     return table
 
 
-def needed_width(console: Console, table: Table) -> int:
+def needed_width(console: Console, table: Table, options: ConsoleOptions | None = None) -> int:
     """The narrowest the table can be drawn without cutting a cell of a column that does not
     wrap (numbers, dates) or a word of one that does."""
     from rich.measure import Measurement
 
-    options = console.options
+    options = options or console.options
     total = table._extra_width
     for column in table.columns:
         left, right = (1, 1) if table.padding else (0, 0)
@@ -248,19 +248,46 @@ def needed_width(console: Console, table: Table) -> int:
     return total
 
 
-def print_fitted(console: Console, build: Callable[[Layout], Table], compact: bool) -> None:
-    """Draw the widest layout that fits the console (from ``compact`` on when asked); when
-    none does, the narrowest at the width it needs, wider than the console, rather than cut
-    a number."""
+def fitted(
+    console: Console, options: ConsoleOptions, build: Callable[[Layout], Table], compact: bool
+) -> tuple[Table, int]:
+    """The widest layout's table that fits ``options.max_width`` (from the compact one on when
+    asked), and the width it needs; when none fits, the narrowest."""
     table: Table | None = None
     need = 0
     for layout in LAYOUTS[1:] if compact else LAYOUTS:
         table = build(layout)
-        need = needed_width(console, table)
-        if need <= console.width:
-            console.print(table)
-            return
+        need = needed_width(console, table, options)
+        if need <= options.max_width:
+            break
     assert table is not None
+    return table, need
+
+
+class Fitted:
+    """A table drawn in the layout that fits the width it is drawn at, decided each time it is
+    drawn: a live view follows a terminal that is resized. When none fits, the narrowest, at
+    the width it needs (the screen folds its lines; ``print_fitted`` widens the console)."""
+
+    def __init__(self, build: Callable[[Layout], Table], compact: bool = False) -> None:
+        self.build = build
+        self.compact = compact
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table, need = fitted(console, options, self.build, self.compact)
+        if need > options.max_width:
+            table.width = need
+        yield table
+
+
+def print_fitted(console: Console, build: Callable[[Layout], Table], compact: bool) -> None:
+    """Draw the widest layout that fits the console (from ``compact`` on when asked); when
+    none does, the narrowest at the width it needs, wider than the console, rather than cut
+    a number."""
+    table, need = fitted(console, console.options, build, compact)
+    if need <= console.width:
+        console.print(table)
+        return
     width = console.width
     console.width = need
     try:

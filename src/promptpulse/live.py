@@ -32,7 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptpulse import limits, reports
-from promptpulse.display import block_table, count, limits_now, money, period_table
+from promptpulse.display import Fitted, block_table, count, limits_now, money, period_table
 from promptpulse.ledger import CostMode, Ledger
 from promptpulse.limits import Reading
 from promptpulse.reports import Block, Order
@@ -71,7 +71,7 @@ def run(
                         sleep(refresh)
             else:
                 while True:
-                    console.print(frame())
+                    console.print(frame(), crop=False)  # a table wider than the console: whole
                     drawn += 1
                     if ticks is not None and drawn >= ticks:
                         break
@@ -174,7 +174,8 @@ def blocks_frame(
             blocks, now_ms, tz, recent=not (since or until), since=since, until=until
         )[-RECENT_ROWS:]
         if recent:
-            parts.append(block_table(recent[::-1] if order == "desc" else recent, tz, token_limit))
+            shown = recent[::-1] if order == "desc" else recent
+            parts.append(Fitted(lambda layout: block_table(shown, tz, token_limit, layout)))
     parts.append(_footer(now_ms, tz, refresh))
     return Group(*parts)
 
@@ -305,7 +306,10 @@ def daily_frame(
         body: RenderableType = Text("No usage found in these days.", style="yellow")
     else:
         total = reports.grand_total(p.usage for p in periods)
-        body = period_table(
-            "Claude Code usage, daily", "Date", list(periods), total, breakdown, highlight=today
+        rows = list(periods)
+        body = Fitted(
+            lambda layout: period_table(
+                "Claude Code usage, daily", "Date", rows, total, breakdown, today, layout
+            )
         )
     return Group(body, _footer(now_ms, tz, refresh))
