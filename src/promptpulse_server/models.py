@@ -130,7 +130,20 @@ class DailyUsage(Base):
 
     __table_args__ = (
         UniqueConstraint("machine_id", "date", "model"),
-        Index("ix_daily_usage_date", "date"),
+        # the dashboard's period sums read this index alone (migration 0013)
+        Index(
+            "ix_daily_usage_period",
+            "date",
+            "model",
+            "machine_id",
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_tokens",
+            "cache_read_tokens",
+            "cost",
+            "web_search_requests",
+            "web_search_cost",
+        ),
     )
 
 
@@ -158,6 +171,8 @@ class SessionUsage(Base):
     __table_args__ = (
         UniqueConstraint("machine_id", "project", "session_id", "model"),
         Index("ix_session_usage_last", "last_activity"),
+        # the filters' projects of a period, by machine and time (migration 0013)
+        Index("ix_session_usage_machine_last", "machine_id", "last_activity", "project"),
     )
 
 

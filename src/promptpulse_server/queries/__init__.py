@@ -1102,11 +1102,11 @@ def scope_choices(s: Session, scope: Scope) -> tuple[list[Any], list[str], list[
     )
     if scope.since:
         models_q = models_q.where(DailyUsage.date >= scope.since)
-        # by time, not by machine (see active_blocks)
+        # by machine and time from ix_session_usage_machine_last alone (migration 0013)
         projects_q = (
             select(SessionUsage.project)
             .where(
-                (SessionUsage.machine_id + 0).in_(_machines_in(scope.user_ids)),
+                SessionUsage.machine_id.in_(_machines_in(scope.user_ids)),
                 SessionUsage.project != "",
                 SessionUsage.last_activity >= scope.instant(scope.since),
             )
