@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from promptpulse_server.models import Budget, Team, User
 
 alerts_q = queries.alerts
 LOG_ROWS = 20
+T = TypeVar("T")
 
 # the form's names for the schema's fields (as msgspec names them in an error: ``$.amountUsd``)
 FIELDS = {
@@ -87,14 +89,7 @@ def checked(form: BudgetForm, team_id: int | None) -> schemas.BudgetIn:
             raise FormError(
                 "thresholds", "thresholds: whole percents, separated by commas"
             ) from None
-    channel: dict[str, Any]
-    if form.channel_type == "email":
-        channel = {"type": "email", "to": form.to.strip()}
-    else:
-        channel = {"type": "webhook", "url": form.url.strip(), "format": form.format}
-        if form.secret:
-            channel["secret"] = form.secret
-    data: dict[str, Any] = {"kind": form.kind, "channel": channel}
+    data: dict[str, Any] = {"kind": form.kind, "channel": channel_of(form)}
     if form.kind == "cost":
         data["period"] = form.period
         data["amountUsd"] = form.amount_usd.strip()
@@ -104,29 +99,51 @@ def checked(form: BudgetForm, team_id: int | None) -> schemas.BudgetIn:
         data["thresholds"] = thresholds
     if team_id is not None:
         data["teamId"] = team_id
-    try:
-        found: schemas.BudgetIn = msgspec.convert(data, schemas.BudgetIn, strict=False)
-        return found
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        raise FormError(field_of(message) or "kind", message) from None
+    found: schemas.BudgetIn = _converted(data, schemas.BudgetIn, "kind")
+    return found
 
 
 def add(
     db: Session, user: User, form: BudgetForm, team_id: int | None, state: Any, now: dt.datetime
 ) -> Budget:
     """Add the form's budget through the API's rules; a ``FormError`` for what they refuse."""
+    data = checked(form, team_id)
+    return _created(db, lambda: budgets_api.create(db, user, data, state.settings, now), "kind")
+
+
+def channel_of(form: BudgetForm | DigestForm) -> dict[str, Any]:
+    """The form's channel, as the API's JSON has it."""
+    if form.channel_type == "email":
+        return {"type": "email", "to": form.to.strip()}
+    channel = {"type": "webhook", "url": form.url.strip(), "format": form.format}
+    if form.secret:
+        channel["secret"] = form.secret
+    return channel
+
+
+def _converted(data: dict[str, Any], into: Any, field: str) -> Any:
+    """``data`` checked by the API's schema ``into``; a ``FormError`` naming the form's field
+    (``field`` when the message names none)."""
+    try:
+        return msgspec.convert(data, into, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        raise FormError(field_of(message) or field, message) from None
+
+
+def _created(db: Session, create: Callable[[], T], field: str) -> T:
+    """What ``create`` (the API's own function) made; what it refuses as a ``FormError``, with
+    the transaction rolled back. A team or a person the viewer may not touch stays a 404/403."""
     from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 
-    data = checked(form, team_id)
     try:
-        return budgets_api.create(db, user, data, state.settings, now)
+        return create()
     except (NotFoundException, PermissionDeniedException):
         raise
     except HTTPException as exc:
         db.rollback()
         message = str(exc.detail)
-        raise FormError(field_of(message) or "kind", message) from None
+        raise FormError(field_of(message) or field, message) from None
 
 
 @dataclass
@@ -215,28 +232,8 @@ def add_digest(
     db: Session, user: User, form: DigestForm, team_id: int | None, state: Any, now: dt.datetime
 ) -> Any:
     """Add the form's digest through the API's rules; a ``FormError`` for what they refuse."""
-    from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
-
-    channel: dict[str, Any]
-    if form.channel_type == "email":
-        channel = {"type": "email", "to": form.to.strip()}
-    else:
-        channel = {"type": "webhook", "url": form.url.strip(), "format": form.format}
-        if form.secret:
-            channel["secret"] = form.secret
-    data: dict[str, Any] = {"period": form.period, "channel": channel}
+    data: dict[str, Any] = {"period": form.period, "channel": channel_of(form)}
     if team_id is not None:
         data["teamId"] = team_id
-    try:
-        checked_in = msgspec.convert(data, digests.DigestIn, strict=False)
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        raise FormError(field_of(message) or "period", message) from None
-    try:
-        return digests.create(db, user, checked_in, state.settings, now)
-    except (NotFoundException, PermissionDeniedException):
-        raise
-    except HTTPException as exc:
-        db.rollback()
-        message = str(exc.detail)
-        raise FormError(field_of(message) or "period", message) from None
+    checked_in = _converted(data, digests.DigestIn, "period")
+    return _created(db, lambda: digests.create(db, user, checked_in, state.settings, now), "period")

@@ -5,6 +5,7 @@ form's error by its field (4xx, nothing stored), or what was done."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, post
@@ -14,7 +15,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath
 from sqlalchemy.orm import Session
 
-from promptpulse_server import budgets_api, queries, team_pages, web
+from promptpulse_server import api, budgets_api, queries, team_pages, web
 from promptpulse_server.api import DB, Now, RowId
 from promptpulse_server.budget_forms import BudgetForm, DeleteBudgetForm, FormError, add
 from promptpulse_server.models import Budget, User
@@ -45,6 +46,56 @@ def _tested(db: Session, budget: Budget, viewer: User, now: Any, state: State) -
     return f"The test failed: {sent.error}"
 
 
+def again(
+    request: Request[Any, Any, Any], db: Session, viewer: User, slug: str | None, **context: Any
+) -> Response[Any]:
+    """The page the form was on, again: Settings (no ``slug``) or the team's page."""
+    if slug is None:
+        return web._settings(request, db, viewer, **context)
+    now = api.clock_now(request.app.state)
+    return team_pages._team(request, db, viewer, now, slug, **context)
+
+
+def added(
+    request: Request[Any, Any, Any],
+    db: Session,
+    viewer: User,
+    slug: str | None,
+    what: str,
+    form: Any,
+    add: Callable[[], object],
+) -> Response[Any]:
+    """The page after ``add`` (a budget or a digest, ``what``): saying so, or with the form's
+    error by its field and the form as it was sent (400, nothing stored)."""
+    try:
+        add()
+    except FormError as exc:
+        error = {f"{what}_error": exc.message, f"{what}_field": exc.field, f"{what}_form": form}
+        return again(request, db, viewer, slug, status=400, **error)
+    return again(request, db, viewer, slug, message=f"{what.capitalize()} added.")
+
+
+def deleted(
+    request: Request[Any, Any, Any],
+    db: Session,
+    viewer: User,
+    slug: str | None,
+    what: str,
+    form: DeleteBudgetForm,
+    delete: Callable[[], object],
+) -> Response[Any]:
+    """The page after ``delete``, which runs only with the box ticked (else 400)."""
+    if not form.confirm:
+        return again(request, db, viewer, slug, status=400, **{f"{what}_error": CONFIRM})
+    delete()
+    return again(request, db, viewer, slug, message=f"{what.capitalize()} deleted.")
+
+
+def _delete_budget(db: Session, budget: Budget) -> None:
+    queries.alerts.delete_budget(db, budget)
+    db.commit()
+
+
 # --- Settings: your own budgets ------------------------------------------------------------------
 
 
@@ -57,19 +108,9 @@ def add_budget(
     state: State,
     data: Annotated[BudgetForm, Form],
 ) -> Response[Any]:
-    try:
-        add(db, viewer, data, None, state, now)
-    except FormError as exc:
-        return web._settings(
-            request,
-            db,
-            viewer,
-            status=400,
-            budget_error=exc.message,
-            budget_field=exc.field,
-            budget_form=data,
-        )
-    return web._settings(request, db, viewer, message="Budget added.")
+    return added(
+        request, db, viewer, None, "budget", data, lambda: add(db, viewer, data, None, state, now)
+    )
 
 
 @post("/settings/budgets/{budget_id:int}/delete", sync_to_thread=True, include_in_schema=False)
@@ -81,11 +122,7 @@ def delete_budget(
     data: Annotated[DeleteBudgetForm, Form],
 ) -> Response[Any]:
     budget = _own(db, budget_id, viewer)
-    if not data.confirm:
-        return web._settings(request, db, viewer, status=400, budget_error=CONFIRM)
-    queries.alerts.delete_budget(db, budget)
-    db.commit()
-    return web._settings(request, db, viewer, message="Budget deleted.")
+    return deleted(request, db, viewer, None, "budget", data, lambda: _delete_budget(db, budget))
 
 
 @post("/settings/budgets/{budget_id:int}/test", sync_to_thread=True, include_in_schema=False)
@@ -115,21 +152,15 @@ def add_team_budget(
     data: Annotated[BudgetForm, Form],
 ) -> Response[Any]:
     team, _ = team_pages._team_by_slug(db, slug, viewer, "manager")
-    try:
-        add(db, viewer, data, team.id, state, now)
-    except FormError as exc:
-        return team_pages._team(
-            request,
-            db,
-            viewer,
-            now,
-            slug,
-            status=400,
-            budget_error=exc.message,
-            budget_field=exc.field,
-            budget_form=data,
-        )
-    return team_pages._team(request, db, viewer, now, slug, message="Budget added.")
+    return added(
+        request,
+        db,
+        viewer,
+        slug,
+        "budget",
+        data,
+        lambda: add(db, viewer, data, team.id, state, now),
+    )
 
 
 @post(
@@ -139,18 +170,13 @@ def delete_team_budget(
     request: Request[Any, Any, Any],
     db: DB,
     viewer: Viewer,
-    now: Now,
     slug: FromPath[str],
     budget_id: RowId,
     data: Annotated[DeleteBudgetForm, Form],
 ) -> Response[Any]:
     team, _ = team_pages._team_by_slug(db, slug, viewer, "manager")
     budget = _of_team(db, budget_id, team.id)
-    if not data.confirm:
-        return team_pages._team(request, db, viewer, now, slug, status=400, budget_error=CONFIRM)
-    queries.alerts.delete_budget(db, budget)
-    db.commit()
-    return team_pages._team(request, db, viewer, now, slug, message="Budget deleted.")
+    return deleted(request, db, viewer, slug, "budget", data, lambda: _delete_budget(db, budget))
 
 
 @post(

@@ -10,16 +10,13 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, Router, post
 from litestar.datastructures import State
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 
 from promptpulse_server import digests, team_pages, web
 from promptpulse_server.api import DB, Now, RowId
-from promptpulse_server.budget_forms import DeleteBudgetForm, DigestForm, FormError, add_digest
+from promptpulse_server.budget_forms import DeleteBudgetForm, DigestForm, add_digest
+from promptpulse_server.budget_pages import Form, added, deleted
 from promptpulse_server.web import Viewer
-
-Form = Body(media_type=RequestEncodingType.URL_ENCODED)
-CONFIRM = "Tick the box to confirm the deletion."
 
 
 @post("/settings/digests", sync_to_thread=True, include_in_schema=False)
@@ -31,19 +28,15 @@ def add(
     state: State,
     data: Annotated[DigestForm, Form],
 ) -> Response[Any]:
-    try:
-        add_digest(db, viewer, data, None, state, now)
-    except FormError as exc:
-        return web._settings(
-            request,
-            db,
-            viewer,
-            status=400,
-            digest_error=exc.message,
-            digest_field=exc.field,
-            digest_form=data,
-        )
-    return web._settings(request, db, viewer, message="Digest added.")
+    return added(
+        request,
+        db,
+        viewer,
+        None,
+        "digest",
+        data,
+        lambda: add_digest(db, viewer, data, None, state, now),
+    )
 
 
 @post("/settings/digests/{digest_id:int}/delete", sync_to_thread=True, include_in_schema=False)
@@ -59,10 +52,7 @@ def delete(
         from litestar.exceptions import NotFoundException
 
         raise NotFoundException(f"no digest {digest_id}")
-    if not data.confirm:
-        return web._settings(request, db, viewer, status=400, digest_error=CONFIRM)
-    digests.remove(db, digest)
-    return web._settings(request, db, viewer, message="Digest deleted.")
+    return deleted(request, db, viewer, None, "digest", data, lambda: digests.remove(db, digest))
 
 
 @post("/teams/{slug:str}/digests", sync_to_thread=True, include_in_schema=False)
@@ -76,21 +66,15 @@ def add_team(
     data: Annotated[DigestForm, Form],
 ) -> Response[Any]:
     team, _ = team_pages._team_by_slug(db, slug, viewer, "manager")
-    try:
-        add_digest(db, viewer, data, team.id, state, now)
-    except FormError as exc:
-        return team_pages._team(
-            request,
-            db,
-            viewer,
-            now,
-            slug,
-            status=400,
-            digest_error=exc.message,
-            digest_field=exc.field,
-            digest_form=data,
-        )
-    return team_pages._team(request, db, viewer, now, slug, message="Digest added.")
+    return added(
+        request,
+        db,
+        viewer,
+        slug,
+        "digest",
+        data,
+        lambda: add_digest(db, viewer, data, team.id, state, now),
+    )
 
 
 @post(
@@ -100,17 +84,13 @@ def delete_team(
     request: Request[Any, Any, Any],
     db: DB,
     viewer: Viewer,
-    now: Now,
     slug: FromPath[str],
     digest_id: RowId,
     data: Annotated[DeleteBudgetForm, Form],
 ) -> Response[Any]:
     team, _ = team_pages._team_by_slug(db, slug, viewer, "manager")
     digest = digests.deletable(db, digest_id, viewer, team.id)
-    if not data.confirm:
-        return team_pages._team(request, db, viewer, now, slug, status=400, digest_error=CONFIRM)
-    digests.remove(db, digest)
-    return team_pages._team(request, db, viewer, now, slug, message="Digest deleted.")
+    return deleted(request, db, viewer, slug, "digest", data, lambda: digests.remove(db, digest))
 
 
 router = Router(
