@@ -528,7 +528,7 @@ class Batch:
     plan: shapes.PlanIn | None = None
 
 
-def _collector_batch(body: bytes, now: dt.datetime) -> Batch:
+def _collector_batch(body: bytes) -> Batch:
     data = bodies.decode(body, shapes.UploadBatch, "POST /api/v1/uploads")
     return Batch(
         machine=data.machine,
@@ -644,7 +644,7 @@ def upload(
     """The collector's upload: daily, session and block rows of one machine, and the user's
     plan and limit readings, in one transaction. Then the budgets: ``budgets`` lists yours and
     your teams' that are past a threshold, and the alerts it fires go out after the answer."""
-    return _ingest(lambda: _collector_batch(data, now), db, user, now, state)
+    return _ingest(lambda: _collector_batch(data), db, user, now, state)
 
 
 @post(
