@@ -13,6 +13,7 @@ worker thread, behind the upload gate (``db.UploadGate``), with ``decode``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from typing import Any, TypeVar
 
@@ -35,10 +36,17 @@ def decode(body: bytes, shape: type[T], where: str) -> T:
         raise ClientException(f"body: not JSON ({exc})") from exc
 
 
+# a check of the whole batch names the row and field at the start of its message
+ROW_FIELD = re.compile(r"(\w+\[\d+\]\.\w+): (.*)", re.DOTALL)
+
+
 def invalid(exc: msgspec.ValidationError, where: str) -> ValidationException:
-    """A msgspec validation error as Litestar's 400: the message and the field's path."""
+    """A msgspec validation error as Litestar's 400: the message and the field's path (for a
+    check of the whole batch, the row's field its message starts with: ``daily[3].date``)."""
     message, _, path = str(exc).partition(" - at `$")
     key = path.strip("`.") or "body"
+    if key == "body" and (found := ROW_FIELD.fullmatch(message)):
+        key, message = found.groups()
     return ValidationException(
         detail=f"Validation failed for {where}",
         extra=[{"message": message, "key": key, "source": "body"}],
