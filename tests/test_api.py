@@ -348,6 +348,26 @@ def test_bad_bodies_name_the_field_and_store_nothing(
     assert client.get("/api/machines", headers=key).json()["machines"] == []
 
 
+def test_a_row_past_a_bound_is_named_by_its_field(client: TestClient[Any]) -> None:
+    """The batch's rows are checked a column at a time; the answer still names the row and
+    field at fault (not the first row, not the whole body), and nothing of the batch is kept."""
+    key = signup(client)
+    days = {d: [breakdown("claude-opus-4-6")] for d in ("2026-03-01", "2026-03-02", "1999-12-31")}
+    twice = [breakdown("claude-opus-4-6"), breakdown("claude-opus-4-6")]
+    for body, field, message in [
+        (batch(days=days), "daily[2].date", "1999-12-31 is not between 2000-01-01 and 2100-12-31"),
+        (
+            batch(days={"2026-03-01": [breakdown("m")], "2026-03-02": twice}),
+            "daily[1].modelBreakdowns",
+            "'claude-opus-4-6' listed more than once",
+        ),
+    ]:
+        r = client.post("/api/v1/uploads", headers=key, json=body)
+        assert r.status_code == 400, r.text
+        assert r.json()["extra"] == [{"message": message, "key": field, "source": "body"}]
+    assert aggregate(client, key)["daily"] == []
+
+
 def test_invalid_json_missing_key_and_oversized_bodies(settings: Settings) -> None:
     small = replace(settings, max_body_bytes=2000)
     with TestClient(create_app(small)) as client:

@@ -22,6 +22,7 @@ stored:
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from typing import Annotated, Any, Literal, cast
 
 import msgspec
@@ -52,20 +53,74 @@ Day = Annotated[dt.date, Meta(description=f"A day {_WINDOW}")]
 Instant = Annotated[dt.datetime, Meta(tz=True, description=f"An instant {_WINDOW}")]
 
 
-def check_day(day: dt.date, field: str) -> None:
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise ValueError(f"{field}: {day} is not {_WINDOW}")
+# the window as instants: the first and the last microsecond of it, in UTC
+FIRST_INSTANT = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC)
+LAST_INSTANT = dt.datetime.combine(LAST_DAY, dt.time.max, dt.UTC)
 
 
 def check_instant(moment: dt.datetime | None, field: str) -> None:
-    if moment is not None and not FIRST_DAY <= moment.astimezone(dt.UTC).date() <= LAST_DAY:
+    if moment is not None and not FIRST_INSTANT <= moment <= LAST_INSTANT:
         raise ValueError(f"{field}: {moment.isoformat()} is not {_WINDOW}")
 
 
-def check_unique_models(names: list[str], field: str) -> None:
-    if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"{field}: {', '.join(map(repr, twice))} listed more than once")
+def check_window(rows: str, field: str, values: list[Any], first: Any, last: Any) -> None:
+    """Every value of a column (None aside) within ``first``…``last``: one ``min`` and one
+    ``max`` over the column; only when they fall outside is the first row at fault looked for,
+    to name it (``daily[3].date``)."""
+    present = [v for v in values if v is not None]
+    if not present or (first <= min(present) and max(present) <= last):
+        return
+    n, bad = next((n, v) for n, v in enumerate(values) if v is not None and not first <= v <= last)
+    shown = bad.isoformat() if isinstance(bad, dt.date) else bad
+    raise ValueError(f"{rows}[{n}].{field}: {shown} is not {_WINDOW}")
+
+
+def check_models_once(rows: str, field: str, names: list[list[str]]) -> None:
+    """No model twice in a row, for a column of rows at once: each row's names as a set is as
+    long as the row (``map`` over the column, no Python per row unless one is at fault)."""
+    if list(map(len, map(set, names))) == list(map(len, names)):
+        return
+    n = next(n for n, row in enumerate(names) if len(set(row)) != len(row))
+    twice = sorted({m for m in names[n] if names[n].count(m) > 1})
+    raise ValueError(f"{rows}[{n}].{field}: {', '.join(map(repr, twice))} listed more than once")
+
+
+def check_rows(
+    daily: list[UploadedDay],
+    sessions: list[UploadedSession] | None = None,
+    blocks: list[UploadedBlock] | None = None,
+) -> None:
+    """The bounds of an uploaded batch's rows that a type cannot say, checked a column at a
+    time: days and instants in the window, a block's end not before its start, each model
+    once per row."""
+    sessions, blocks = sessions or [], blocks or []
+    check_window("daily", "date", [d.date for d in daily], FIRST_DAY, LAST_DAY)
+    check_models_once(
+        "daily", "modelBreakdowns", [[m.model_name for m in d.model_breakdowns] for d in daily]
+    )
+    for name in ("first_activity", "last_activity"):
+        values = [getattr(x, name) for x in sessions]
+        check_window("sessions", _camel(name), values, FIRST_INSTANT, LAST_INSTANT)
+    check_models_once(
+        "sessions",
+        "modelBreakdowns",
+        [[m.model_name for m in x.model_breakdowns] for x in sessions],
+    )
+    starts = [b.start_time for b in blocks]
+    ends = [b.end_time for b in blocks]
+    check_window("blocks", "startTime", starts, FIRST_INSTANT, LAST_INSTANT)
+    check_window("blocks", "endTime", ends, FIRST_INSTANT, LAST_INSTANT)
+    actual = [b.actual_end_time for b in blocks]
+    check_window("blocks", "actualEndTime", actual, FIRST_INSTANT, LAST_INSTANT)
+    if any(map(operator.lt, ends, starts)):
+        n = next(n for n, (start, end) in enumerate(zip(starts, ends, strict=True)) if end < start)
+        raise ValueError(f"blocks[{n}].endTime: before startTime")
+    check_models_once("blocks", "models", [b.models for b in blocks])
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 class Camel(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
@@ -112,11 +167,8 @@ class DailyRow(Usage, kw_only=True):
 
 
 class UploadedDay(DailyRow, kw_only=True):
-    """A daily row as a client sends it: its day in the window, each model once."""
-
-    def __post_init__(self) -> None:
-        check_day(self.date, "date")
-        check_unique_models([m.model_name for m in self.model_breakdowns], "modelBreakdowns")
+    """A daily row as a client sends it: its day in the window, each model once (checked for
+    the whole batch at once, ``check_rows``)."""
 
 
 class WeeklyRow(Usage, kw_only=True):
@@ -140,12 +192,8 @@ class SessionRow(Usage, kw_only=True):
 
 
 class UploadedSession(SessionRow, kw_only=True):
-    """A session row as a client sends it: its instants in the window, each model once."""
-
-    def __post_init__(self) -> None:
-        check_instant(self.first_activity, "firstActivity")
-        check_instant(self.last_activity, "lastActivity")
-        check_unique_models([m.model_name for m in self.model_breakdowns], "modelBreakdowns")
+    """A session row as a client sends it: its instants in the window, each model once
+    (``check_rows``)."""
 
 
 class BlockTokens(Camel):
@@ -172,15 +220,8 @@ class BlockRow(Camel):
 
 
 class UploadedBlock(BlockRow):
-    """A block as a client sends it: its instants in the window, in order, each model once."""
-
-    def __post_init__(self) -> None:
-        check_instant(self.start_time, "startTime")
-        check_instant(self.end_time, "endTime")
-        check_instant(self.actual_end_time, "actualEndTime")
-        if self.end_time < self.start_time:
-            raise ValueError("endTime is before startTime")
-        check_unique_models(self.models, "models")
+    """A block as a client sends it: its instants in the window, in order, each model once
+    (``check_rows``)."""
 
 
 Percent = Annotated[float, Meta(ge=0, le=limits.MAX_PERCENT)]
@@ -243,6 +284,7 @@ class UploadBatch(Camel):
 
     def __post_init__(self) -> None:
         check_instant(self.generated_at, "generatedAt")
+        check_rows(self.daily, self.sessions, self.blocks)
 
 
 class CcusageDaily(Camel):
@@ -250,6 +292,9 @@ class CcusageDaily(Camel):
 
     daily: list[UploadedDay]
     totals: Totals | None = None
+
+    def __post_init__(self) -> None:
+        check_rows(self.daily)
 
 
 # --- the reports' documents --------------------------------------------------------------------

@@ -9,8 +9,7 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,7 +25,6 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
-    ValidationException,
 )
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
@@ -35,7 +33,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from promptpulse import shapes
-from promptpulse_server import alerts, audit, auth, metrics, queries, schemas
+from promptpulse_server import alerts, audit, auth, bodies, metrics, queries, schemas
 from promptpulse_server.models import ApiKey, SessionUsage, User
 
 DB = NamedDependency[Session]
@@ -97,23 +95,22 @@ ERRORS = {
 
 async def strict_json(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
     """A guard: the JSON body must be of its schema's types. Litestar converts leniently (the
-    string "10" for a count, 0 for false); the API takes what its OpenAPI document says."""
-    field = handler.parsed_data_field
+    string "10" for a count, 0 for false); the API takes what its OpenAPI document says.
+    Handlers that take their body ``Undecoded`` decode it strictly themselves."""
+    data_field = handler.parsed_data_field
     request = cast(Request[Any, Any, Any], connection)
-    if field is None or request.method not in ("POST", "PUT", "PATCH"):
+    if data_field is None or request.method not in ("POST", "PUT", "PATCH"):
+        return
+    dto = handler.resolve_data_dto()
+    if dto is not None and issubclass(dto, bodies.Undecoded):
         return
     body = await request.body()
     if not body:
         return
     try:
-        msgspec.json.decode(body, type=field.annotation, strict=True)
+        msgspec.json.decode(body, type=data_field.annotation, strict=True)
     except msgspec.ValidationError as exc:
-        message, _, where = str(exc).partition(" - at `$")
-        key = where.strip("`.") or "body"
-        raise ValidationException(
-            detail=f"Validation failed for {request.method} {request.url.path}",
-            extra=[{"message": message, "key": key, "source": "body"}],
-        ) from exc
+        raise bodies.invalid(exc, f"{request.method} {request.url.path}") from exc
     except msgspec.DecodeError:
         return  # not JSON: Litestar's own answer says so
 
@@ -516,83 +513,91 @@ def create_login_link(
     )
 
 
-def _store(
-    db: Session,
-    user: User,
-    now: dt.datetime,
-    machine: shapes.MachineIn,
-    batch_id: str,
-    generated_at: dt.datetime,
-    daily: list[shapes.UploadedDay],
-    sessions: list[shapes.UploadedSession],
-    blocks: list[shapes.UploadedBlock],
-    source: str,
-    readings: list[shapes.UploadedLimit] | None = None,
-    plan: shapes.PlanIn | None = None,
-    gate: Callable[[], AbstractContextManager[None]] | None = None,
-) -> schemas.UploadResult:
-    """One batch in one transaction. Uploads that race (the same machine's first upload, the
-    same batch sent twice, the same rows) make one of them fail on a unique key: it is tried
-    again, and then sees what the other stored. ``gate`` bounds how many uploads the process
-    stores at once (``db.UploadGate``)."""
-    with gate() if gate is not None else nullcontext():
+@dataclass
+class Batch:
+    """One upload, whichever route it came by: the rows of one machine, and what else it says."""
+
+    machine: shapes.MachineIn
+    batch_id: str
+    generated_at: dt.datetime
+    source: str  # collector or ccusage
+    daily: list[shapes.UploadedDay]
+    sessions: list[shapes.UploadedSession] = field(default_factory=list)
+    blocks: list[shapes.UploadedBlock] = field(default_factory=list)
+    readings: list[shapes.UploadedLimit] = field(default_factory=list)
+    plan: shapes.PlanIn | None = None
+
+
+def _collector_batch(body: bytes) -> Batch:
+    data = bodies.decode(body, shapes.UploadBatch, "POST /api/v1/uploads")
+    return Batch(
+        machine=data.machine,
+        batch_id=data.batch_id,
+        generated_at=data.generated_at,
+        source="collector",
+        daily=data.daily,
+        sessions=data.sessions,
+        blocks=data.blocks,
+        readings=data.limits,
+        plan=data.plan,
+    )
+
+
+def _ccusage_batch(body: bytes, now: dt.datetime, machine: str) -> Batch:
+    data = bodies.decode(body, shapes.CcusageDaily, "POST /claude-code-stats")
+    return Batch(
+        machine=shapes.MachineIn(id=machine, hostname=machine[:255]),
+        # the same report sent again is the same batch, and changes nothing
+        batch_id="ccusage-" + hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:48],
+        generated_at=now,
+        source="ccusage",
+        daily=data.daily,
+    )
+
+
+def _ingest(
+    read: Callable[[], Batch], db: Session, user: User, now: dt.datetime, state: State
+) -> Response[schemas.UploadResult]:
+    """An upload, start to end, in its worker thread: wait for a turn at the upload gate
+    (``db.UploadGate``: how many uploads a process decodes and stores at once), decode the body
+    (``read``; a 400 naming the field stores nothing), store it, then check the budgets."""
+    with state.upload_gate():
         # what the request did before its turn (its key's last use) ends here: on SQLite a
         # read begun before the wait would be a stale snapshot that cannot then write
         db.commit()
-        return _store_now(
-            db,
-            user,
-            now,
-            machine,
-            batch_id,
-            generated_at,
-            daily,
-            sessions,
-            blocks,
-            source,
-            readings,
-            plan,
-        )
+        batch = read()
+        result = _store(db, user, now, batch)
+    return _with_alerts(result, db, user, now, state)
 
 
-def _store_now(
-    db: Session,
-    user: User,
-    now: dt.datetime,
-    machine: shapes.MachineIn,
-    batch_id: str,
-    generated_at: dt.datetime,
-    daily: list[shapes.UploadedDay],
-    sessions: list[shapes.UploadedSession],
-    blocks: list[shapes.UploadedBlock],
-    source: str,
-    readings: list[shapes.UploadedLimit] | None,
-    plan: shapes.PlanIn | None,
-) -> schemas.UploadResult:
+def _store(db: Session, user: User, now: dt.datetime, batch: Batch) -> schemas.UploadResult:
+    """One batch in one transaction. Uploads that race (the same machine's first upload, the
+    same batch sent twice, the same rows) make one of them fail on a unique key: it is tried
+    again, and then sees what the other stored."""
     for attempt in range(3):
         try:
-            row = queries.machine_for(db, user, machine.id, machine.hostname, now)
+            row = queries.machine_for(db, user, batch.machine.id, batch.machine.hostname, now)
             stored = queries.store_batch(
                 db,
                 user,
                 row,
-                batch_id,
-                generated_at,
-                daily,
-                sessions,
-                blocks,
-                source,
+                batch.batch_id,
+                batch.generated_at,
+                batch.daily,
+                batch.sessions,
+                batch.blocks,
+                batch.source,
                 now,
-                readings or [],
-                plan,
+                batch.readings,
+                batch.plan,
             )
             if not stored.duplicate:
                 queries.live.mark_changed(db, user.id)  # the open live pages hear of it
             db.commit()
             metrics.upload_stored(
-                source, stored.duplicate, stored.daily, stored.sessions, stored.blocks
+                batch.source, stored.duplicate, stored.daily, stored.sessions, stored.blocks
             )
-            return _upload_result(batch_id, stored)
+            return _upload_result(batch.batch_id, stored)
         except IntegrityError as exc:
             db.rollback()
             if attempt == 2:
@@ -630,29 +635,16 @@ def _with_alerts(
     tags=["uploads"],
     opt={"rate_limit": "upload"},
     responses=ERRORS,
+    dto=bodies.Undecoded[shapes.UploadBatch],
+    return_dto=None,
 )
 def upload(
-    data: JSONBody[shapes.UploadBatch], db: DB, user: CurrentUser, now: Now, state: State
+    data: JSONBody[bytes], db: DB, user: CurrentUser, now: Now, state: State
 ) -> Response[schemas.UploadResult]:
     """The collector's upload: daily, session and block rows of one machine, and the user's
     plan and limit readings, in one transaction. Then the budgets: ``budgets`` lists yours and
     your teams' that are past a threshold, and the alerts it fires go out after the answer."""
-    result = _store(
-        db,
-        user,
-        now,
-        data.machine,
-        data.batch_id,
-        data.generated_at,
-        data.daily,
-        data.sessions,
-        data.blocks,
-        "collector",
-        data.limits,
-        data.plan,
-        state.upload_gate,
-    )
-    return _with_alerts(result, db, user, now, state)
+    return _ingest(lambda: _collector_batch(data), db, user, now, state)
 
 
 @post(
@@ -661,9 +653,11 @@ def upload(
     tags=["uploads"],
     opt={"rate_limit": "upload"},
     responses=ERRORS,
+    dto=bodies.Undecoded[shapes.CcusageDaily],
+    return_dto=None,
 )
 def ccusage_upload(
-    data: JSONBody[shapes.CcusageDaily],
+    data: JSONBody[bytes],
     db: DB,
     user: CurrentUser,
     now: Now,
@@ -676,25 +670,7 @@ def ccusage_upload(
     """The body of ``ccusage daily --json`` for the key's own user, from one machine."""
     if username.lower() != user.username.lower():
         raise PermissionDeniedException(f"username: this key belongs to {user.username!r}")
-    # the same report sent again is the same batch, and changes nothing
-    batch_id = "ccusage-" + hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:48]
-    where = shapes.MachineIn(id=machine, hostname=machine[:255])
-    result = _store(
-        db,
-        user,
-        now,
-        where,
-        batch_id,
-        now,
-        data.daily,
-        [],
-        [],
-        "ccusage",
-        None,
-        None,
-        state.upload_gate,
-    )
-    return _with_alerts(result, db, user, now, state)
+    return _ingest(lambda: _ccusage_batch(data, now, machine), db, user, now, state)
 
 
 @get("/api/usage/aggregate", sync_to_thread=True, tags=["usage"], responses=ERRORS)

@@ -53,10 +53,12 @@ def make_engine(
 
 
 class UploadGate:
-    """How many uploads one process stores at once; the others wait their turn.
+    """How many uploads one process decodes and stores at once; the others wait their turn,
+    their bodies read but not yet decoded.
 
-    An upload of a year is seconds of CPU in one thread: without a bound, 24 of them take every
-    worker thread and the GIL, and a dashboard read waits behind all of them. With ``size``
+    An upload of a year is a large share of a second of CPU in one thread: without a bound, 24
+    of them take every worker thread and the GIL, and a dashboard read waits behind all of
+    them. With ``size``
     (``PROMPTPULSE_UPLOAD_CONCURRENCY``) at a time, reads keep a thread. On SQLite, which has
     one writer at a time anyway, the size is 1 and uploads also queue across the processes of
     ``serve --workers N`` on a lock file next to the database, instead of piling up on the busy

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import attrgetter
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import (
@@ -359,6 +361,7 @@ def store_batch(
     daily = list({d.date: d for d in daily}.values())
     sessions = list({(x.project_path, x.session_id): x for x in sessions}.values())
     real_blocks = list({b.start_time: b for b in blocks if not b.is_gap}.values())
+    day_models = [(d, m) for d in daily for m in _breakdowns(d)]
     out.daily = _upsert(
         s,
         DailyUsage,
@@ -366,13 +369,9 @@ def store_batch(
         ("date",),
         generated_at,
         [(d.date,) for d in daily],
-        [
-            dict(machine_id=mid, date=row.date, model=m.model_name, uploaded_at=generated_at)
-            | _tokens(m)
-            for row in daily
-            for m in _breakdowns(row)
-        ],
+        {"date": [d.date for d, _ in day_models], **_usage_columns(day_models)},
     )
+    session_models = [(x, m) for x in sessions for m in _breakdowns(x)]
     out.sessions = _upsert(
         s,
         SessionUsage,
@@ -380,21 +379,15 @@ def store_batch(
         ("project", "session_id"),
         generated_at,
         [(x.project_path, x.session_id) for x in sessions],
-        [
-            dict(
-                machine_id=mid,
-                project=x.project_path,
-                session_id=x.session_id,
-                first_activity=x.first_activity,
-                last_activity=x.last_activity,
-                model=m.model_name,
-                uploaded_at=generated_at,
-            )
-            | _tokens(m)
-            for x in sessions
-            for m in _breakdowns(x)
-        ],
+        {
+            "project": [x.project_path for x, _ in session_models],
+            "session_id": [x.session_id for x, _ in session_models],
+            "first_activity": [x.first_activity for x, _ in session_models],
+            "last_activity": [x.last_activity for x, _ in session_models],
+            **_usage_columns(session_models),
+        },
     )
+    counts = [b.token_counts for b in real_blocks]
     out.blocks = _upsert(
         s,
         BlockUsage,
@@ -402,25 +395,20 @@ def store_batch(
         ("start",),
         generated_at,
         [(b.start_time,) for b in real_blocks],
-        [
-            dict(
-                machine_id=mid,
-                start=b.start_time,
-                end=b.end_time,
-                last_entry=b.actual_end_time or b.start_time,
-                entries=b.entries,
-                input_tokens=b.token_counts.input_tokens,
-                output_tokens=b.token_counts.output_tokens,
-                cache_creation_tokens=b.token_counts.cache_creation_input_tokens,
-                cache_read_tokens=b.token_counts.cache_read_input_tokens,
-                cost=b.cost_usd,
-                web_search_requests=b.web_search_requests,
-                web_search_cost=b.web_search_cost,
-                models=list(b.models),
-                uploaded_at=generated_at,
-            )
-            for b in real_blocks
-        ],
+        {
+            "start": [b.start_time for b in real_blocks],
+            "end": [b.end_time for b in real_blocks],
+            "last_entry": [b.actual_end_time or b.start_time for b in real_blocks],
+            "entries": [b.entries for b in real_blocks],
+            "input_tokens": [c.input_tokens for c in counts],
+            "output_tokens": [c.output_tokens for c in counts],
+            "cache_creation_tokens": [c.cache_creation_input_tokens for c in counts],
+            "cache_read_tokens": [c.cache_read_input_tokens for c in counts],
+            "cost": [b.cost_usd for b in real_blocks],
+            "web_search_requests": [b.web_search_requests for b in real_blocks],
+            "web_search_cost": [b.web_search_cost for b in real_blocks],
+            "models": [list(b.models) for b in real_blocks],
+        },
     )
     out.limits = limits.store_readings(s, user, machine, readings)
     if plan is not None:
@@ -440,16 +428,25 @@ def store_batch(
     return out
 
 
-def _tokens(m: shapes.ModelBreakdown) -> dict[str, Any]:
-    return dict(
-        input_tokens=m.input_tokens,
-        output_tokens=m.output_tokens,
-        cache_creation_tokens=m.cache_creation_tokens,
-        cache_read_tokens=m.cache_read_tokens,
-        cost=m.cost,
-        web_search_requests=m.web_search_requests,
-        web_search_cost=m.web_search_cost,
-    )
+# a model's counts and cost, named alike in shapes.ModelBreakdown and the usage tables
+USAGE_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "cost",
+    "web_search_requests",
+    "web_search_cost",
+)
+
+
+def _usage_columns(pairs: list[tuple[Any, shapes.ModelBreakdown]]) -> dict[str, list[Any]]:
+    """The model and usage columns of (row, model breakdown) pairs, a column at a time."""
+    models = [m for _, m in pairs]
+    return {
+        "model": list(map(attrgetter("model_name"), models)),
+        **{c: list(map(attrgetter(c), models)) for c in USAGE_COLUMNS},
+    }
 
 
 def _breakdowns(row: shapes.DailyRow | shapes.SessionRow) -> list[shapes.ModelBreakdown]:
@@ -485,16 +482,17 @@ def _upsert(
     key: tuple[str, ...],
     generated_at: dt.datetime,
     keys: list[tuple[Any, ...]],
-    rows: list[dict[str, Any]],
+    columns: dict[str, list[Any]],
 ) -> int:
-    """Store one machine's rows as a set; the number of keys (days, sessions or blocks) stored.
+    """Store one machine's rows, given as columns, as a set; the number of keys (days,
+    sessions or blocks) stored.
 
     A key the machine holds from a newer batch is kept as it is. Every other key is replaced as
     a whole: its rows (all models of a day, say) are deleted, then the batch's rows inserted in
     one bulk ``INSERT … ON CONFLICT (key, model) DO UPDATE … WHERE`` the stored row is not
     newer, so even a racing writer can never put an older row over a newer one. One query finds
-    the newer keys (usually none), one DELETE per 500 keys, one executemany: no statement and
-    no ORM object per row."""
+    the newer keys (usually none), one statement deletes (``_delete_keys``), one inserts: no
+    ORM object and no SQLAlchemy parameter processing per row."""
     if not keys:
         return 0
     table = model.__table__
@@ -507,59 +505,95 @@ def _upsert(
     unique = list(dict.fromkeys(keys))
     if newer:
         unique = [k for k in unique if k not in newer]
-        rows = [r for r in rows if tuple(r[k] for k in key) not in newer]
-    not_newer = table.c.uploaded_at <= generated_at
-    for i in range(0, len(unique), CHUNK):
-        s.execute(delete(table).where(mine, not_newer, _key_in(cols, unique[i : i + CHUNK])))
+        keep = [k not in newer for k in zip(*(columns[k] for k in key), strict=True)]
+        columns = {c: list(compress(values, keep)) for c, values in columns.items()}
+    if unique:
+        _delete_keys(s, table, machine_id, generated_at, key, unique)
+    rows = len(columns[key[0]])
     if rows:
-        _bulk_upsert(s, table, rows)
+        _bulk_upsert(
+            s,
+            table,
+            {"machine_id": [machine_id] * rows, "uploaded_at": [generated_at] * rows, **columns},
+        )
     return len(unique)
 
 
-def _bulk_upsert(s: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+def _delete_keys(
+    s: Session,
+    table: Any,
+    machine_id: int,
+    generated_at: dt.datetime,
+    key: tuple[str, ...],
+    keys: list[tuple[Any, ...]],
+) -> None:
+    """Delete the machine's rows of these keys that are not newer than ``generated_at``.
+    SQLite: one prepared DELETE, sent once per key by sqlite3's executemany; PostgreSQL: one
+    DELETE whose keys are arrays (``… IN (SELECT * FROM unnest(…))``)."""
+    bind = s.get_bind()
+    name = bind.dialect.name
+    columns: dict[str, list[Any]] = {k: [row[i] for row in keys] for i, k in enumerate(key)}
+    for k in key:
+        columns[k] = _converted(table.c[k].type, name, columns[k])
+    (when,) = _converted(table.c.uploaded_at.type, name, [generated_at])
+    quote = bind.dialect.identifier_preparer.quote
+    where = (
+        f"DELETE FROM {quote(table.name)} WHERE machine_id = %(mid)s AND uploaded_at <= %(when)s"
+    )
+    if name == "postgresql":
+        arrays = ", ".join(
+            f"%({k})s::{table.c[k].type.compile(dialect=bind.dialect)}[]" for k in key
+        )
+        keyed = ", ".join(quote(k) for k in key)
+        sql = f"{where} AND ({keyed}) IN (SELECT * FROM unnest({arrays}))"
+        s.connection().exec_driver_sql(sql, {"mid": machine_id, "when": when, **columns})
+        return
+    sql = where.replace("%(mid)s", "?").replace("%(when)s", "?")
+    sql += "".join(f" AND {quote(k)} = ?" for k in key)
+    rows = zip(*(columns[k] for k in key), strict=True)
+    s.connection().exec_driver_sql(sql, [(machine_id, when, *row) for row in rows])
+
+
+def _converted(kind: Any, dialect: str, values: list[Any]) -> list[Any]:
+    convert = _to_driver(kind, dialect)
+    return values if convert is None else convert(values)
+
+
+def _bulk_upsert(s: Session, table: Any, columns: dict[str, list[Any]]) -> None:
     """``INSERT … ON CONFLICT (the unique key) DO UPDATE SET … WHERE`` the stored row is not
-    newer, compiled once by SQLAlchemy and sent as one executemany of plain values (sqlite3's
-    executemany; psycopg's pipelined one). The values are converted here, once per value, the
-    way the column types would (``_to_driver``): SQLAlchemy's per-row parameter processing was
-    most of an upload's time."""
+    newer. Each column is converted for the driver at once, the way its type would
+    (``_to_driver``; a value repeated down a column, like the batch's time, is converted
+    once). SQLite: one executemany of the compiled statement; PostgreSQL: one statement over
+    arrays (``_unnest_upsert``)."""
     bind = s.get_bind()
     name = bind.dialect.name
     conflict = [c.name for c in _unique_key(table)]
-    stmt = (postgresql if name == "postgresql" else sqlite).insert(table)
+    for k in columns:
+        columns[k] = _converted(table.c[k].type, name, columns[k])
+    if name == "postgresql":
+        _unnest_upsert(s, table, columns, conflict)
+        return
+    stmt = sqlite.insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=conflict,
-        set_={c: stmt.excluded[c] for c in rows[0] if c not in conflict},
+        set_={c: stmt.excluded[c] for c in columns if c not in conflict},
         where=table.c.uploaded_at <= stmt.excluded.uploaded_at,
     )
-    convert = {k: _to_driver(table.c[k].type, name) for k in rows[0]}
-    plain = [(k, f) for k, f in convert.items() if f is not None]
-    if name == "postgresql":
-        _unnest_upsert(s, table, rows, conflict, plain)
-        return
-    compiled = stmt.compile(dialect=bind.dialect, column_keys=list(rows[0]))
+    compiled = stmt.compile(dialect=bind.dialect, column_keys=list(columns))
     order = list(compiled.positiontup or ())
-    if plain:
-        rows = [r | {k: f(r[k]) for k, f in plain} for r in rows]
-    params = [tuple(r[k] for k in order) for r in rows]
+    params = list(zip(*(columns[k] for k in order), strict=True))
     s.connection().exec_driver_sql(compiled.string, params)
 
 
 def _unnest_upsert(
-    s: Session,
-    table: Any,
-    rows: list[dict[str, Any]],
-    conflict: list[str],
-    plain: list[tuple[str, Any]],
+    s: Session, table: Any, columns: dict[str, list[Any]], conflict: list[str]
 ) -> None:
     """PostgreSQL: the same upsert as one statement over arrays, one array a column
     (``INSERT … SELECT * FROM unnest(…) ON CONFLICT … DO UPDATE … WHERE``): psycopg sends
     each column once instead of a statement a row."""
     dialect = s.get_bind().dialect
     quote = dialect.identifier_preparer.quote
-    names = list(rows[0])
-    arrays = {k: [r[k] for r in rows] for k in names}
-    for k, f in plain:
-        arrays[k] = [f(v) for v in arrays[k]]
+    names = list(columns)
     typed = ", ".join(f"%({k})b::{table.c[k].type.compile(dialect=dialect)}[]" for k in names)
     updates = ", ".join(f"{quote(k)} = excluded.{quote(k)}" for k in names if k not in conflict)
     sql = (
@@ -568,24 +602,32 @@ def _unnest_upsert(
         f"ON CONFLICT ({', '.join(quote(k) for k in conflict)}) DO UPDATE SET {updates} "
         f"WHERE {quote(table.name)}.uploaded_at <= excluded.uploaded_at"
     )
-    s.connection().exec_driver_sql(sql, arrays)
+    s.connection().exec_driver_sql(sql, columns)
 
 
-def _to_driver(kind: Any, dialect: str) -> Any:
-    """What SQLAlchemy's bind processing does to a value of this column type, as one function
-    (None: nothing to do)."""
+def _to_driver(kind: Any, dialect: str) -> Callable[[list[Any]], list[Any]] | None:
+    """What SQLAlchemy's bind processing does to the values of a column of this type, for a
+    whole column (None: nothing to do)."""
     from promptpulse_server.models import UTCDateTime
 
-    if isinstance(kind, UTCDateTime):
-        if dialect != "sqlite":
-            return lambda v: v  # aware; psycopg sends it as timestamptz
+    if isinstance(kind, UTCDateTime) and dialect == "sqlite":
         # SQLite's DATETIME text, as SQLAlchemy stores it: naive UTC, always microseconds
-        return lambda v: None if v is None else _naive_utc(v).isoformat(" ", "microseconds")
+        return _each_once(lambda v: _naive_utc(v).isoformat(" ", "microseconds"))
     if isinstance(kind, JSON):
-        return lambda v: None if v is None else json.dumps(v)
+        return lambda values: [None if v is None else json.dumps(v) for v in values]
     if isinstance(kind, Date) and dialect == "sqlite":
-        return lambda v: None if v is None else v.isoformat()
-    return None
+        return _each_once(dt.date.isoformat)
+    return None  # psycopg sends dates and aware datetimes as they are
+
+
+def _each_once(convert: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
+    """A column's conversion that converts each distinct value once (None stays None)."""
+
+    def column(values: list[Any]) -> list[Any]:
+        done = {v: None if v is None else convert(v) for v in set(values)}
+        return [done[v] for v in values]
+
+    return column
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
