@@ -561,10 +561,13 @@ def _ingest(
     """An upload, start to end, in its worker thread: wait for a turn at the upload gate
     (``db.UploadGate``: how many uploads a process decodes and stores at once), decode the body
     (``read``; a 400 naming the field stores nothing), store it, then check the budgets."""
+    # what the request did before its turn (its key's last use) is committed before the wait:
+    # a transaction held while waiting would hold its row locks too, and an upload already in
+    # the gate that needs one of them would wait for a request that waits for it (a deadlock
+    # PostgreSQL cannot see); on SQLite a read begun before the wait would also be a stale
+    # snapshot that cannot then write
+    db.commit()
     with state.upload_gate():
-        # what the request did before its turn (its key's last use) ends here: on SQLite a
-        # read begun before the wait would be a stale snapshot that cannot then write
-        db.commit()
         batch = read()
         result = _store(db, user, now, batch)
     return _with_alerts(result, db, user, now, state)
